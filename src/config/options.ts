@@ -1,0 +1,138 @@
+/**
+ * The option table: one definition per option drives the flag parser, the environment and
+ * config-file readers, validation, `--help` and `--print-config`, so they cannot disagree.
+ */
+import { parseDuration } from './duration.js';
+
+export type GpioMode = 'auto' | 'onoff' | 'mock';
+export type Protocol = 'lines' | 'echo';
+
+/** The effective configuration. Durations are milliseconds. */
+export interface Config {
+  host: string;
+  port: number;
+  protocol: Protocol;
+  pauseEvery: number;
+  task: string;
+  taskTimeout: number;
+  shutdownGrace: number;
+  maxClients: number;
+  maxLine: number;
+  idleTimeout: number;
+  logLevel: string;
+  gpio: GpioMode;
+  gpioChip: string | null;
+  gpioBase: number | null;
+  w1Root: string;
+  config: string | null;
+  /** Hardware maps, config file only (validated by src/gpio/pins.ts). */
+  leds: Record<string, unknown>;
+  inputs: Record<string, unknown>;
+  outputs: Record<string, unknown>;
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
+
+export interface OptionDef {
+  /** camelCase: the config-file key and the Config field. */
+  readonly key: keyof Config;
+  readonly flag: string;
+  readonly env: string;
+  readonly arg: string;
+  readonly describe: string;
+  readonly fileOnly?: boolean;
+  readonly parse: (raw: unknown) => Parsed<unknown>;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function int(min: number, max: number, what = `an integer from ${min} to ${max}`) {
+  return (raw: unknown): Parsed<number> => {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+    return Number.isInteger(n) && n >= min && n <= max ? { ok: true, value: n } : { ok: false, expected: what };
+  };
+}
+
+function duration(minMs: number, zero: 'allowed' | 'forbidden', hint: string) {
+  const expected = `a duration like 250ms, 5s or 2m (a bare number means seconds)${hint}`;
+  return (raw: unknown): Parsed<number> => {
+    if (typeof raw !== 'string' && typeof raw !== 'number') return { ok: false, expected };
+    const ms = parseDuration(raw);
+    if (ms === undefined) return { ok: false, expected };
+    if (ms === 0) return zero === 'allowed' ? { ok: true, value: 0 } : { ok: false, expected };
+    return ms >= minMs ? { ok: true, value: ms } : { ok: false, expected };
+  };
+}
+
+function oneOf<T extends string>(choices: readonly T[]) {
+  return (raw: unknown): Parsed<T> =>
+    typeof raw === 'string' && (choices as readonly string[]).includes(raw)
+      ? { ok: true, value: raw as T }
+      : { ok: false, expected: `one of ${choices.join(', ')}` };
+}
+
+function text(what: string) {
+  return (raw: unknown): Parsed<string> =>
+    typeof raw === 'string' && raw.trim() !== '' && raw.length <= 4096 ? { ok: true, value: raw } : { ok: false, expected: what };
+}
+
+function nullable<T>(inner: (raw: unknown) => Parsed<T>) {
+  return (raw: unknown): Parsed<T | null> => (raw === null ? { ok: true, value: null } : inner(raw));
+}
+
+function object(raw: unknown): Parsed<Record<string, unknown>> {
+  return raw !== null && typeof raw === 'object' && !Array.isArray(raw)
+    ? { ok: true, value: raw as Record<string, unknown> }
+    : { ok: false, expected: 'a JSON object' };
+}
+
+function def(key: keyof Config, arg: string, describe: string, parse: OptionDef['parse'], fileOnly = false): OptionDef {
+  const kebab = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return { key, flag: `--${kebab}`, env: `PINETD_${kebab.replace(/-/g, '_').toUpperCase()}`, arg, describe, parse, fileOnly };
+}
+
+export const OPTIONS: readonly OptionDef[] = [
+  def('host', 'ADDR', 'address to listen on', text('a host name or IP address')),
+  def('port', 'N', 'TCP port; 0 picks a free port (the real one is logged)', int(0, 65535)),
+  def('protocol', 'NAME', '`lines` (command protocol) or `echo` (bytes back verbatim)', oneOf<Protocol>(['lines', 'echo'])),
+  def('pauseEvery', 'DURATION', 'period of the pause cycle; 0 disables it', duration(50, 'allowed', ', 0 to disable, otherwise at least 50ms')),
+  def('task', 'NAME|PATH', 'built-in task (board, gpio-inputs, ds18b20) or path to a task module', text('a built-in task name or a module path')),
+  def('taskTimeout', 'DURATION', 'a task running longer is abandoned (its AbortSignal fires)', duration(1, 'forbidden', ', greater than 0')),
+  def('shutdownGrace', 'DURATION', 'countdown after the first shutdown signal', duration(0, 'allowed', '')),
+  def('maxClients', 'N', 'connections beyond this get `ERR busy` and are closed', int(1, 10000)),
+  def('maxLine', 'BYTES', 'longest request line; longer gets `ERR line-too-long` and a close', int(16, 1_048_576)),
+  def('idleTimeout', 'DURATION', 'a client silent this long is closed; 0 disables', duration(1, 'allowed', '')),
+  def('logLevel', 'LEVEL', 'pino level', oneOf(LOG_LEVELS)),
+  def('gpio', 'MODE', 'GPIO backend: auto (onoff where usable, else mock), onoff or mock', oneOf<GpioMode>(['auto', 'onoff', 'mock'])),
+  def('gpioChip', 'LABEL', 'label of the GPIO chip whose base maps BCM numbers (default: the Pi SoC chip)', nullable(text('a gpiochip label such as pinctrl-rp1'))),
+  def('gpioBase', 'N', 'sysfs number of BCM 0, overriding the chip lookup', nullable(int(0, 8192))),
+  def('w1Root', 'DIR', '1-wire devices directory read by the ds18b20 task', text('a directory path')),
+  def('config', 'FILE', 'JSON config file (keys are the camelCase option names)', nullable(text('a file path'))),
+  def('leds', '{role: pin}', 'status LEDs by role: ready, activity, task, error', object, true),
+  def('inputs', '{name: pin}', 'input pins read by the gpio-inputs task (ctx.gpio)', object, true),
+  def('outputs', '{name: pin}', 'output pins handed to a task module (ctx.gpio)', object, true),
+];
+
+export const DEFAULTS: Readonly<Config> = {
+  host: '127.0.0.1',
+  port: 9999,
+  protocol: 'lines',
+  pauseEvery: 5000,
+  task: 'board',
+  taskTimeout: 2000,
+  shutdownGrace: 5000,
+  maxClients: 100,
+  maxLine: 4096,
+  idleTimeout: 300_000,
+  logLevel: 'info',
+  gpio: 'auto',
+  gpioChip: null,
+  gpioBase: null,
+  w1Root: '/sys/bus/w1/devices',
+  config: null,
+  leds: {},
+  inputs: {},
+  outputs: {},
+};
+
+export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'idleTimeout']);

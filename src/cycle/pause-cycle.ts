@@ -1,0 +1,100 @@
+/**
+ * The fixed-rate pause schedule: the n-th pause starts at start + n·period (no drift), a
+ * late start skips missed slots instead of bunching them, a pause never overlaps the last
+ * one, and a period whose previous task is still running is skipped and logged.
+ *
+ * The cycle only decides *when*; what a pause does (hold clients, run the task, resume) is
+ * the injected `pause` function, so the schedule is tested with fake timers alone.
+ */
+import type { Logger } from 'pino';
+import { realTimers, type TimerHandle, type Timers } from '../util/timers.js';
+
+export interface PauseCycleOptions {
+  readonly periodMs: number;
+  readonly log: Logger;
+  readonly timers?: Timers;
+  /** The previous task has not settled: this period must be skipped. */
+  readonly busy: () => boolean;
+  /** One pause, start to resume. Must not reject. */
+  readonly pause: () => Promise<void>;
+}
+
+export class PauseCycle {
+  readonly #opts: PauseCycleOptions;
+  readonly #timers: Timers;
+  #start = 0;
+  #slot = 0;
+  #timer: TimerHandle | undefined;
+  #current: Promise<void> | undefined;
+  #stopped = true;
+  #pauses = 0;
+  #skipped = 0;
+
+  constructor(opts: PauseCycleOptions) {
+    this.#opts = opts;
+    this.#timers = opts.timers ?? realTimers;
+  }
+
+  /** Pauses started so far (skipped periods excluded). */
+  get pauses(): number {
+    return this.#pauses;
+  }
+
+  get skipped(): number {
+    return this.#skipped;
+  }
+
+  /** A pause is in progress. */
+  get active(): boolean {
+    return this.#current !== undefined;
+  }
+
+  /** Anchors the schedule now: the first pause comes one period later. No-op for period 0. */
+  start(): void {
+    if (this.#opts.periodMs <= 0 || !this.#stopped) return;
+    this.#stopped = false;
+    this.#start = this.#timers.now();
+    this.#slot = 0;
+    this.#schedule();
+  }
+
+  /** No new pauses; resolves when a pause in progress (if any) has ended. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped = true;
+    this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    return this.#current ?? Promise.resolve();
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const { periodMs, log } = this.#opts;
+    const now = this.#timers.now();
+    // The next slot strictly after the last one and not in the past: late means skip.
+    const due = Math.max(this.#slot + 1, Math.floor((now - this.#start) / periodMs) + 1);
+    const missed = due - this.#slot - 1;
+    if (missed > 0 && this.#slot > 0) {
+      this.#skipped += missed;
+      log.warn({ missed, periodMs }, 'pause cycle running late: skipping missed periods');
+    }
+    this.#slot = due;
+    this.#timer = this.#timers.setTimeout(this.#tick, this.#start + due * periodMs - now);
+  }
+
+  #tick = (): void => {
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    if (this.#opts.busy()) {
+      this.#skipped += 1;
+      this.#opts.log.warn({ slot: this.#slot }, 'previous task still running: skipping this pause');
+      this.#schedule();
+      return;
+    }
+    this.#pauses += 1;
+    const current = this.#opts.pause().finally(() => {
+      this.#current = undefined;
+      this.#schedule();
+    });
+    this.#current = current;
+  };
+}

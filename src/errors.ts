@@ -1,0 +1,67 @@
+/**
+ * The one registry of error codes (after fastify's lib/errors.js).
+ *
+ * Two families:
+ * - protocol codes: the word after `ERR ` on the wire. Clients match on them, so they are stable.
+ * - daemon codes (`PINETD_E_*`): carried by PinetdError, logged as `err.code`, and mapped to
+ *   an exit status at startup (78 = EX_CONFIG for anything the operator must fix in the config).
+ */
+
+/** Codes sent to clients as `ERR <code>[ detail]`. */
+export const ProtocolError = {
+  EMPTY_COMMAND: 'empty-command',
+  UNKNOWN_COMMAND: 'unknown-command',
+  USAGE: 'usage',
+  LINE_TOO_LONG: 'line-too-long',
+  BUSY: 'busy',
+  IDLE_TIMEOUT: 'idle-timeout',
+  NO_READING: 'no-reading',
+  STORE_FULL: 'store-full',
+  OUTPUT_OVERFLOW: 'output-overflow',
+} as const;
+export type ProtocolErrorCode = (typeof ProtocolError)[keyof typeof ProtocolError];
+
+/** `ERR <code>` or `ERR <code> <detail>`, without the newline. */
+export function errLine(code: ProtocolErrorCode, detail?: string): string {
+  return detail ? `ERR ${code} ${detail}` : `ERR ${code}`;
+}
+
+/** sysexits.h: configuration error. systemd's RestartPreventExitStatus=78 keys on it. */
+export const EX_CONFIG = 78;
+
+interface CodeDef {
+  readonly exitCode: number;
+  readonly summary: string;
+}
+
+/** Daemon error codes. exitCode applies when the error stops startup. */
+export const Codes = {
+  PINETD_E_CONFIG: { exitCode: EX_CONFIG, summary: 'invalid configuration' },
+  PINETD_E_TASK_LOAD: { exitCode: EX_CONFIG, summary: 'task module cannot be loaded' },
+  PINETD_E_TASK_FAILED: { exitCode: 1, summary: 'task threw' },
+  PINETD_E_TASK_TIMEOUT: { exitCode: 1, summary: 'task outlived --task-timeout' },
+  PINETD_E_LISTEN: { exitCode: 1, summary: 'cannot listen' },
+  PINETD_E_GPIO_CHIP: { exitCode: EX_CONFIG, summary: 'GPIO chip not found' },
+  PINETD_E_GPIO_PIN: { exitCode: EX_CONFIG, summary: 'GPIO pin does not exist' },
+  PINETD_E_GPIO_PERMISSION: { exitCode: EX_CONFIG, summary: 'no permission to use GPIO' },
+  PINETD_E_GPIO_EXPORT: { exitCode: EX_CONFIG, summary: 'GPIO export failed' },
+  PINETD_E_GPIO_IO: { exitCode: 1, summary: 'GPIO read/write failed' },
+  PINETD_E_SENSOR: { exitCode: 1, summary: 'sensor reading rejected' },
+} as const satisfies Record<string, CodeDef>;
+export type Code = keyof typeof Codes;
+
+export class PinetdError extends Error {
+  readonly code: Code;
+  readonly exitCode: number;
+
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PinetdError';
+    this.code = code;
+    this.exitCode = Codes[code].exitCode;
+  }
+}
+
+export function isPinetdError(err: unknown, code?: Code): err is PinetdError {
+  return err instanceof PinetdError && (code === undefined || err.code === code);
+}

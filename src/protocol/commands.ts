@@ -1,0 +1,107 @@
+/**
+ * The line protocol's verbs: one request line in, exactly one response line out (without
+ * its newline). Stateless apart from the injected store and per-connection session, so it
+ * is tested without sockets.
+ */
+import { ProtocolError, errLine } from '../errors.js';
+import { KvStore, MAX_KEY_BYTES } from './store.js';
+
+/** What the daemon exposes to the protocol. */
+export interface CommandHost {
+  /** The STATUS object (serialised as one JSON line). */
+  status(): object;
+  /** The latest successful task reading, or null before the first one. */
+  reading(): object | null;
+  readonly store: KvStore;
+}
+
+/** Per-connection protocol state. */
+export interface Session {
+  /** Set by QUIT: the connection answers BYE, then closes and reads nothing more. */
+  quit: boolean;
+  subscribed: boolean;
+}
+
+export const VERBS = ['PING', 'ECHO', 'STATUS', 'READ', 'SET', 'GET', 'DEL', 'SUBSCRIBE', 'UNSUBSCRIBE', 'HELP', 'QUIT'] as const;
+
+const USAGE: Record<string, string> = {
+  PING: 'PING',
+  STATUS: 'STATUS',
+  READ: 'READ',
+  SET: 'SET <key> <value>',
+  GET: 'GET <key>',
+  DEL: 'DEL <key>',
+  SUBSCRIBE: 'SUBSCRIBE',
+  UNSUBSCRIBE: 'UNSUBSCRIBE',
+  HELP: 'HELP',
+  QUIT: 'QUIT',
+};
+
+const HELP_LINE = `verbs: ${VERBS.join(' ')}`;
+/** An unknown verb is echoed back in the error, shortened: never reflect unbounded input. */
+const MAX_VERB_ECHO = 32;
+
+function usage(verb: string): string {
+  return errLine(ProtocolError.USAGE, USAGE[verb] ?? verb);
+}
+
+function key(text: string): string | undefined {
+  return text !== '' && !text.includes(' ') && Buffer.byteLength(text) <= MAX_KEY_BYTES ? text : undefined;
+}
+
+export function handleLine(raw: string, host: CommandHost, session: Session): string {
+  // Leading blanks are forgiven (telnet users); a blank line is an error of its own.
+  const line = raw.trimStart();
+  if (line === '') return errLine(ProtocolError.EMPTY_COMMAND);
+  const space = line.indexOf(' ');
+  const verb = (space === -1 ? line : line.slice(0, space)).toUpperCase();
+  const rest = space === -1 ? '' : line.slice(space + 1);
+  const bare = rest.trim() === '';
+
+  switch (verb) {
+    case 'PING':
+      return bare ? 'PONG' : usage(verb);
+    case 'ECHO':
+      return rest;
+    case 'STATUS':
+      return bare ? JSON.stringify(host.status()) : usage(verb);
+    case 'READ': {
+      if (!bare) return usage(verb);
+      const reading = host.reading();
+      return reading ? JSON.stringify(reading) : errLine(ProtocolError.NO_READING);
+    }
+    case 'SET': {
+      const sep = rest.indexOf(' ');
+      const k = sep === -1 ? undefined : key(rest.slice(0, sep));
+      const value = sep === -1 ? '' : rest.slice(sep + 1);
+      if (k === undefined || value === '') return usage(verb);
+      return host.store.set(k, value) ? 'OK' : errLine(ProtocolError.STORE_FULL, `${host.store.size} keys`);
+    }
+    case 'GET': {
+      const k = key(rest);
+      if (k === undefined) return usage(verb);
+      return host.store.get(k) ?? 'NOT_FOUND';
+    }
+    case 'DEL': {
+      const k = key(rest);
+      if (k === undefined) return usage(verb);
+      return host.store.delete(k) ? 'DELETED' : 'NOT_FOUND';
+    }
+    case 'SUBSCRIBE':
+      if (!bare) return usage(verb);
+      session.subscribed = true;
+      return 'OK';
+    case 'UNSUBSCRIBE':
+      if (!bare) return usage(verb);
+      session.subscribed = false;
+      return 'OK';
+    case 'HELP':
+      return bare ? HELP_LINE : usage(verb);
+    case 'QUIT':
+      if (!bare) return usage(verb);
+      session.quit = true;
+      return 'BYE';
+    default:
+      return errLine(ProtocolError.UNKNOWN_COMMAND, verb.length > MAX_VERB_ECHO ? `${verb.slice(0, MAX_VERB_ECHO)}...` : verb);
+  }
+}

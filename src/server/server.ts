@@ -1,0 +1,149 @@
+/**
+ * The TCP side: accepts, admits or refuses (busy / shutting down), tracks connections, and
+ * applies daemon-wide actions to all of them (pause, resume, SHUTDOWN notice, pushes, close).
+ */
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { PinetdError, ProtocolError, errLine } from '../errors.js';
+import type { Protocol } from '../config/options.js';
+import type { CommandHost } from '../protocol/commands.js';
+import { Connection, HOLD_CYCLE } from './connection.js';
+
+export interface ServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  readonly maxClients: number;
+  readonly maxLine: number;
+  readonly idleTimeoutMs: number;
+  readonly maxPendingOutput?: number;
+  readonly commands: CommandHost;
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** Requests answered (for STATUS counters and the activity LED). */
+  onRequests?(count: number): void;
+  /** The number of admitted, not yet ended connections changed. */
+  onClientCount?(count: number): void;
+}
+
+export const SHUTDOWN_NOTICE = 'SHUTDOWN';
+const DEFAULT_MAX_PENDING_OUTPUT = 256 * 1024;
+
+export class PinetdServer {
+  readonly #opts: ServerOptions;
+  readonly #server: net.Server;
+  readonly #live = new Set<Connection>();
+  #held = false;
+  #draining = false;
+  #closed = false;
+
+  constructor(opts: ServerOptions) {
+    this.#opts = opts;
+    // pauseOnConnect: a connection accepted during a pause is held unread.
+    // allowHalfOpen: a client may send its requests and FIN, and still get every answer.
+    this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, this.#onConnection);
+    this.#server.on('error', (err) => opts.log.error({ err }, 'server error'));
+  }
+
+  /** Admitted connections the server has not ended. */
+  get clients(): number {
+    return this.#live.size;
+  }
+
+  get address(): net.AddressInfo {
+    return this.#server.address() as net.AddressInfo;
+  }
+
+  listen(): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : err.code ?? err.message;
+        reject(new PinetdError('PINETD_E_LISTEN', `cannot listen on ${this.#opts.host}:${this.#opts.port}: ${why}`, { cause: err }));
+      };
+      this.#server.once('error', onError);
+      this.#server.listen({ host: this.#opts.host, port: this.#opts.port }, () => {
+        this.#server.off('error', onError);
+        resolve(this.address);
+      });
+    });
+  }
+
+  /** Stop reading every connection (and hold new ones) for a pause. */
+  pause(): void {
+    this.#held = true;
+    for (const conn of this.#live) conn.hold(HOLD_CYCLE);
+  }
+
+  resume(): void {
+    this.#held = false;
+    for (const conn of this.#live) conn.release(HOLD_CYCLE);
+  }
+
+  /** Tell everyone SHUTDOWN; from now on new clients are told the same and closed. */
+  drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    for (const conn of this.#live) conn.notice(SHUTDOWN_NOTICE);
+  }
+
+  /** Push a line (with its newline) to every subscribed connection. */
+  publish(line: string): void {
+    for (const conn of this.#live) if (conn.session.subscribed) conn.push(line);
+  }
+
+  /** Stop listening and destroy every connection. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    for (const conn of [...this.#live]) conn.destroy();
+    return new Promise((resolve) => {
+      if (!this.#server.listening) return resolve();
+      this.#server.close(() => resolve());
+    });
+  }
+
+  #onConnection = (socket: net.Socket): void => {
+    const { log } = this.#opts;
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    if (this.#draining || this.#live.size >= this.#opts.maxClients) {
+      const line = this.#draining ? SHUTDOWN_NOTICE : errLine(ProtocolError.BUSY);
+      log.info({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: this.#draining ? 'shutting down' : 'max clients' }, 'connection refused');
+      refuse(socket, this.#opts.protocol === 'lines' ? `${line}\n` : line);
+      return;
+    }
+    const conn = new Connection(
+      socket,
+      {
+        protocol: this.#opts.protocol,
+        maxLine: this.#opts.maxLine,
+        idleTimeoutMs: this.#opts.idleTimeoutMs,
+        maxPendingOutput: this.#opts.maxPendingOutput ?? DEFAULT_MAX_PENDING_OUTPUT,
+        commands: this.#opts.commands,
+        log,
+        now: this.#opts.now ?? (() => performance.now()),
+        onRequests: (n) => this.#opts.onRequests?.(n),
+        onEnded: (c) => {
+          if (this.#live.delete(c)) this.#opts.onClientCount?.(this.#live.size);
+        },
+      },
+      this.#held,
+    );
+    this.#live.add(conn);
+    socket.once('close', () => log.info({ remote: conn.remote }, 'client disconnected'));
+    log.info({ remote: conn.remote, clients: this.#live.size }, 'client connected');
+    this.#opts.onClientCount?.(this.#live.size);
+  };
+}
+
+/** Refused clients get one line and are closed; they never count as clients. */
+function refuse(socket: net.Socket, text: string): void {
+  socket.on('error', () => {});
+  socket.resume(); // discard input so the peer's FIN is read and the socket closes
+  socket.end(text);
+  const timer = setTimeout(() => socket.destroy(), 2000);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}

@@ -1,0 +1,16 @@
+import type { Logger } from 'pino';
+import type { TaskGpio } from '../gpio/types.js';
+
+/** What a task receives. Later additions are optional so user modules keep working. */
+export interface TaskContext {
+  readonly log: Logger;
+  /** Fires when the task outlives --task-timeout or the daemon goes away. */
+  readonly signal: AbortSignal;
+  /** GPIO for the pins the task declares (see the config's `inputs`). */
+  readonly gpio?: TaskGpio;
+  /** The parsed config file's object (tasks read their own keys, e.g. `inputs`, `w1Root`). */
+  readonly config?: Readonly<Record<string, unknown>>;
+}
+
+/** A task module's default export. Its resolved value becomes the READ value (must be JSON-serialisable). */
+export type TaskFn = (ctx: TaskContext) => Promise<unknown> | unknown;

@@ -1,0 +1,19 @@
+/**
+ * Injectable time. Schedules (pause cycle, countdown, task timeout) take a Timers so tests
+ * drive them with fake timers; production uses the monotonic clock, never wall time, so an
+ * NTP step on a board that booted without an RTC cannot bunch or skip pauses.
+ */
+export type TimerHandle = ReturnType<typeof setTimeout>;
+
+export interface Timers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle | undefined): void;
+}
+
+// Globals are looked up at call time so vi.useFakeTimers() installed later still applies.
+export const realTimers: Timers = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle),
+};
