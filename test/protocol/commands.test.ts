@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { handleLine, type CommandHost, type Session } from '../../src/protocol/commands.js';
+import { KvStore } from '../../src/protocol/store.js';
+
+function setup(reading: object | null = null, store = new KvStore()) {
+  const host: CommandHost = { store, status: () => ({ state: 'serving', clients: 1 }), reading: () => reading };
+  const session: Session = { quit: false, subscribed: false };
+  return { send: (line: string) => handleLine(line, host, session), session, store };
+}
+
+describe('line protocol commands', () => {
+  it('PING answers PONG, case-insensitively; arguments are a usage error', () => {
+    const { send } = setup();
+    expect(send('PING')).toBe('PONG');
+    expect(send('ping')).toBe('PONG');
+    expect(send('PiNg ')).toBe('PONG');
+    expect(send('PING x')).toBe('ERR usage PING');
+  });
+
+  it('ECHO answers the verbatim rest of the line, empty for none', () => {
+    const { send } = setup();
+    expect(send('ECHO hello  world ')).toBe('hello  world ');
+    expect(send('echo  leading')).toBe(' leading');
+    expect(send('ECHO')).toBe('');
+    expect(send('ECHO ')).toBe('');
+  });
+
+  it('STATUS answers one JSON line from the host', () => {
+    const { send } = setup();
+    expect(JSON.parse(send('STATUS'))).toEqual({ state: 'serving', clients: 1 });
+    expect(send('STATUS now')).toBe('ERR usage STATUS');
+  });
+
+  it('READ answers ERR no-reading before the first run, then the reading as JSON', () => {
+    expect(setup().send('READ')).toBe('ERR no-reading');
+    const reading = { at: '2026-01-01T00:00:00.000Z', ok: true, durationMs: 3, value: { t: 21.5 } };
+    expect(JSON.parse(setup(reading).send('READ'))).toEqual(reading);
+    expect(setup(reading).send('READ x')).toBe('ERR usage READ');
+  });
+
+  it('SET/GET/DEL store, fetch, and delete values that may contain spaces', () => {
+    const { send } = setup();
+    expect(send('GET k')).toBe('NOT_FOUND');
+    expect(send('SET k hello there')).toBe('OK');
+    expect(send('GET k')).toBe('hello there');
+    expect(send('set k  two')).toBe('OK');
+    expect(send('GET k')).toBe(' two');
+    expect(send('DEL k')).toBe('DELETED');
+    expect(send('DEL k')).toBe('NOT_FOUND');
+    expect(send('GET k')).toBe('NOT_FOUND');
+  });
+
+  it('SET/GET/DEL with the wrong arity answer their usage', () => {
+    const { send } = setup();
+    expect(send('SET k')).toBe('ERR usage SET <key> <value>');
+    expect(send('SET')).toBe('ERR usage SET <key> <value>');
+    expect(send('SET k ')).toBe('ERR usage SET <key> <value>');
+    expect(send('GET')).toBe('ERR usage GET <key>');
+    expect(send('GET a b')).toBe('ERR usage GET <key>');
+    expect(send('DEL')).toBe('ERR usage DEL <key>');
+    expect(send(`GET ${'k'.repeat(257)}`)).toBe('ERR usage GET <key>');
+  });
+
+  it('a full store refuses new keys but still overwrites existing ones', () => {
+    const { send } = setup(null, new KvStore(2));
+    expect(send('SET a 1')).toBe('OK');
+    expect(send('SET b 2')).toBe('OK');
+    expect(send('SET c 3')).toBe('ERR store-full 2 keys');
+    expect(send('SET a 9')).toBe('OK');
+    expect(send('GET a')).toBe('9');
+  });
+
+  it('SUBSCRIBE and UNSUBSCRIBE toggle the session', () => {
+    const { send, session } = setup();
+    expect(send('SUBSCRIBE')).toBe('OK');
+    expect(session.subscribed).toBe(true);
+    expect(send('UNSUBSCRIBE')).toBe('OK');
+    expect(session.subscribed).toBe(false);
+  });
+
+  it('HELP lists every verb', () => {
+    expect(setup().send('HELP')).toBe('verbs: PING ECHO STATUS READ SET GET DEL SUBSCRIBE UNSUBSCRIBE HELP QUIT');
+  });
+
+  it('QUIT answers BYE and marks the session', () => {
+    const { send, session } = setup();
+    expect(send('QUIT')).toBe('BYE');
+    expect(session.quit).toBe(true);
+  });
+
+  it('empty and unknown commands get stable error codes', () => {
+    const { send } = setup();
+    expect(send('')).toBe('ERR empty-command');
+    expect(send('   ')).toBe('ERR empty-command');
+    expect(send('frobnicate now')).toBe('ERR unknown-command FROBNICATE');
+    expect(send(`${'x'.repeat(100)}`)).toBe(`ERR unknown-command ${'X'.repeat(32)}...`);
+  });
+});

@@ -1,0 +1,246 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KvStore } from '../../src/protocol/store.js';
+import { PinetdServer, type ServerOptions } from '../../src/server/server.js';
+import { LineClient } from '../helpers/client.js';
+import { recordingLogger } from '../helpers/fake.js';
+
+const servers: PinetdServer[] = [];
+const clients: LineClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const s of servers.splice(0)) await s.close();
+});
+
+async function serve(opts: Partial<ServerOptions> = {}) {
+  const rec = recordingLogger();
+  let requests = 0;
+  const counts: number[] = [];
+  const server = new PinetdServer({
+    host: '127.0.0.1',
+    port: 0,
+    protocol: 'lines',
+    maxClients: 10,
+    maxLine: 64,
+    idleTimeoutMs: 0,
+    commands: { store: new KvStore(), status: () => ({ state: 'serving', requests }), reading: () => null },
+    log: rec.log,
+    onRequests: (n) => {
+      requests += n;
+    },
+    onClientCount: (n) => counts.push(n),
+    ...opts,
+  });
+  servers.push(server);
+  const { port } = await server.listen();
+  const connect = async () => {
+    const c = await LineClient.connect(port);
+    clients.push(c);
+    return c;
+  };
+  return { server, port, connect, rec, counts, requests: () => requests };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('PinetdServer over real sockets', () => {
+  it('answers a request split byte by byte across TCP writes', async () => {
+    const { connect } = await serve();
+    const c = await connect();
+    for (const byte of Buffer.from('ECHO split\r\n')) {
+      c.send(Buffer.from([byte]));
+      await sleep(1);
+    }
+    expect(await c.next()).toBe('split');
+  });
+
+  it('answers many pipelined requests from one write, in order', async () => {
+    const { connect, requests } = await serve();
+    const c = await connect();
+    const n = 500;
+    c.send(Array.from({ length: n }, (_, i) => `ECHO ${i}\n`).join('') + 'PING\n');
+    const lines = await c.take(n + 1);
+    expect(lines.slice(0, n)).toEqual(Array.from({ length: n }, (_, i) => String(i)));
+    expect(lines[n]).toBe('PONG');
+    expect(requests()).toBe(n + 1);
+  });
+
+  it('keeps SET/GET state across connections and answers errors inline', async () => {
+    const { connect } = await serve();
+    const a = await connect();
+    a.send('SET colour blue green\nNOPE\n\nGET\n');
+    expect(await a.take(4)).toEqual(['OK', 'ERR unknown-command NOPE', 'ERR empty-command', 'ERR usage GET <key>']);
+    const b = await connect();
+    b.send('GET colour\n');
+    expect(await b.next()).toBe('blue green');
+  });
+
+  it('QUIT answers BYE, closes, and ignores what was pipelined after it', async () => {
+    const { connect } = await serve();
+    const c = await connect();
+    c.send('PING\nQUIT\nPING\n');
+    await c.waitClosed();
+    expect(c.lines).toEqual(['PONG', 'BYE']);
+  });
+
+  it('answers what precedes an over-long line, then ERR line-too-long and a close', async () => {
+    const { connect } = await serve({ maxLine: 16 });
+    const c = await connect();
+    c.send(`PING\n${'x'.repeat(17)}\nPING\n`);
+    await c.waitClosed();
+    expect(c.lines).toEqual(['PONG', 'ERR line-too-long']);
+  });
+
+  it('closes a peer that streams a line without end once it passes the cap', async () => {
+    const { connect } = await serve({ maxLine: 1024 });
+    const c = await connect();
+    c.send('ECHO ');
+    for (let i = 0; i < 10 && !c.isClosed; i++) {
+      c.send('y'.repeat(300));
+      await sleep(5);
+    }
+    await c.waitClosed();
+    expect(c.lines).toEqual(['ERR line-too-long']);
+  });
+
+  it('answers the last request of a half-closed connection, even without a newline', async () => {
+    const { port } = await serve();
+    const got = await new Promise<string>((resolve) => {
+      let out = '';
+      const s = net.connect({ port, host: '127.0.0.1' }, () => s.end('PING\nECHO last'));
+      s.setEncoding('utf8').on('data', (d: string) => (out += d));
+      s.on('close', () => resolve(out));
+    });
+    expect(got).toBe('PONG\nlast\n');
+  });
+
+  it('refuses clients beyond --max-clients with ERR busy; a server-ended one frees its slot', async () => {
+    const { connect, counts } = await serve({ maxClients: 2 });
+    const a = await connect();
+    const b = await connect();
+    a.send('PING\n');
+    b.send('PING\n');
+    await a.next();
+    await b.next();
+    const c = await connect();
+    await c.waitClosed();
+    expect(c.lines).toEqual(['ERR busy']);
+    a.send('QUIT\n');
+    expect(await a.next()).toBe('BYE');
+    const d = await connect();
+    d.send('PING\n');
+    expect(await d.next()).toBe('PONG');
+    expect(Math.max(...counts)).toBe(2);
+  });
+
+  it('closes an idle client with ERR idle-timeout; activity keeps it open', async () => {
+    const { connect } = await serve({ idleTimeoutMs: 300 });
+    const busy = await connect();
+    const idle = await connect();
+    for (let i = 0; i < 5; i++) {
+      busy.send('PING\n');
+      await sleep(100);
+    }
+    await idle.waitClosed(1000);
+    expect(idle.lines).toEqual(['ERR idle-timeout']);
+    expect(busy.isClosed).toBe(false);
+    expect(busy.lines).toHaveLength(5);
+  });
+
+  it('does not count time paused toward the idle timeout', async () => {
+    const { server, connect } = await serve({ idleTimeoutMs: 400 });
+    const c = await connect();
+    await sleep(200);
+    server.pause();
+    await sleep(600);
+    server.resume();
+    await sleep(100);
+    expect(c.isClosed).toBe(false); // 300 ms of unpaused silence so far
+    await c.waitClosed(500);
+    expect(c.lines).toEqual(['ERR idle-timeout']);
+  });
+
+  it('holds requests sent during a pause, including from new clients, and answers them in order afterwards', async () => {
+    const { server, connect } = await serve();
+    const a = await connect();
+    a.send('PING\n');
+    expect(await a.next()).toBe('PONG');
+    server.pause();
+    a.send('ECHO 1\nECHO 2\n');
+    const b = await connect();
+    b.send('ECHO new\n');
+    a.send('ECHO 3\n');
+    await sleep(150);
+    expect(a.lines).toEqual(['PONG']);
+    expect(b.lines).toEqual([]);
+    server.resume();
+    expect(await a.take(3)).toEqual(['1', '2', '3']);
+    expect(await b.next()).toBe('new');
+  });
+
+  it('drain() tells every client SHUTDOWN, keeps serving them, and turns new clients away with SHUTDOWN', async () => {
+    const { server, connect } = await serve({ maxClients: 1 });
+    const a = await connect();
+    a.send('PING\n');
+    await a.next();
+    server.drain();
+    expect(await a.next()).toBe('SHUTDOWN');
+    a.send('PING\n');
+    expect(await a.next()).toBe('PONG');
+    const late = await connect(); // over max-clients too: SHUTDOWN wins over busy
+    await late.waitClosed();
+    expect(late.lines).toEqual(['SHUTDOWN']);
+  });
+
+  it('echo mode sends bytes back verbatim and SHUTDOWN without a newline', async () => {
+    const { server, connect } = await serve({ protocol: 'echo', maxLine: 16 });
+    const c = await connect();
+    const payload = Buffer.from(`no newline limit ${'z'.repeat(100)}\r\n\x00\xff`, 'latin1');
+    c.send(payload);
+    while (c.raw.length < payload.toString('utf8').length) await sleep(5);
+    expect(c.raw).toBe(payload.toString('utf8'));
+    server.drain();
+    await sleep(50);
+    expect(c.raw.endsWith('SHUTDOWN')).toBe(true);
+  });
+
+  it('pushes to subscribers only, and drops a subscriber that does not read past the output cap', async () => {
+    const { server, connect, rec } = await serve({ maxPendingOutput: 64 * 1024 });
+    const sub = await connect();
+    const other = await connect();
+    sub.send('SUBSCRIBE\n');
+    expect(await sub.next()).toBe('OK');
+    server.publish('READING {"n":1}\n');
+    expect(await sub.next()).toBe('READING {"n":1}');
+    other.send('PING\n');
+    expect(await other.next()).toBe('PONG');
+
+    const slow = await connect();
+    slow.send('SUBSCRIBE\n');
+    expect(await slow.next()).toBe('OK');
+    slow.socket.pause(); // stops reading: kernel buffers fill, then our queue
+    const big = `READING ${'x'.repeat(16 * 1024)}\n`;
+    for (let i = 0; i < 400 && !slow.isClosed; i++) {
+      server.publish(big);
+      await sleep(1);
+    }
+    slow.socket.resume();
+    await slow.waitClosed(2000);
+    expect(rec.msgs()).toContain('subscriber not reading: output cap reached, dropping connection');
+    expect(sub.isClosed).toBe(false);
+  });
+
+  it('close() is idempotent and destroys every connection', async () => {
+    const { server, connect } = await serve();
+    const c = await connect();
+    await server.close();
+    await server.close();
+    await c.waitClosed();
+  });
+
+  it('fails to listen on a port in use with a clear PINETD_E_LISTEN error', async () => {
+    const { port } = await serve();
+    const second = new PinetdServer({ host: '127.0.0.1', port, protocol: 'lines', maxClients: 1, maxLine: 64, idleTimeoutMs: 0, commands: { store: new KvStore(), status: () => ({}), reading: () => null }, log: recordingLogger().log });
+    await expect(second.listen()).rejects.toMatchObject({ code: 'PINETD_E_LISTEN', message: `cannot listen on 127.0.0.1:${port}: address already in use` });
+  });
+});
