@@ -3,9 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { LineClient } from '../helpers/client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
 
-async function status(c: LineClient): Promise<Record<string, any>> {
+interface Status {
+  state: string;
+  clients: number;
+  pauses: number;
+  skippedPauses: number;
+  lastTask: { ok: boolean; error?: { code: string } } | null;
+}
+
+async function status(c: LineClient): Promise<Status> {
   c.send('STATUS\n');
-  return JSON.parse(await c.next()) as Record<string, any>;
+  return JSON.parse(await c.next()) as Status;
 }
 
 async function stop(daemon: DaemonProcess): Promise<void> {

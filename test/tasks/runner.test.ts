@@ -37,7 +37,7 @@ describe('TaskRunner', () => {
       const { r, rec } = runner(task);
       const result = await r.run();
       expect(result).toMatchObject({ ok: false, error: { code: 'PINETD_E_TASK_FAILED', message: 'task t failed: sensor unplugged' } });
-      const logged = rec.lines.find((l) => l.msg === 'task failed') as { err: { message: string; code: string } };
+      const logged = rec.lines.find((l) => l.msg === 'task failed') as unknown as { err: { message: string; code: string } };
       expect(logged.err.code).toBe('PINETD_E_TASK_FAILED');
     }
   });
