@@ -1,14 +1,19 @@
 /**
  * The composition root: builds each part from the config and wires their events together.
  * No logic of its own beyond the wiring; each concern lives in its module.
+ *
+ * Startup order matters: task and hardware first (both can fail with exit 78, and onoff's
+ * synchronous export must happen before READY), then listen, then READY.
  */
 import type { Logger } from 'pino';
 import type { Config } from './config/options.js';
 import { PauseCycle } from './cycle/pause-cycle.js';
+import { setupHardware, type Hardware } from './hardware.js';
 import { KvStore } from './protocol/store.js';
 import type { CommandHost } from './protocol/commands.js';
 import { PinetdServer } from './server/server.js';
 import { Shutdown } from './shutdown/shutdown.js';
+import { createNotifier, type Notifier } from './systemd/notify.js';
 import { loadTask } from './tasks/load.js';
 import { TaskRunner, type TaskResult } from './tasks/runner.js';
 import { realTimers, type Timers } from './util/timers.js';
@@ -20,27 +25,44 @@ export interface DaemonDeps {
   /** Leaves the process (main.ts: process.exit). */
   readonly exit: (code: number) => void;
   readonly timers?: Timers;
+  readonly notifier?: Notifier;
 }
 
 export interface Daemon {
   readonly port: number;
   readonly shutdown: Shutdown;
+  readonly hardware: Hardware;
 }
 
-export async function startDaemon({ config, log, version, exit, timers = realTimers }: DaemonDeps): Promise<Daemon> {
+export async function startDaemon({ config, log, version, exit, timers = realTimers, notifier = createNotifier({ log }) }: DaemonDeps): Promise<Daemon> {
   const task = await loadTask(config.task);
+  const hardware = setupHardware(config, log, task.name, task.pins);
+  // Safety net: whatever ends the process (crash, process.exit anywhere), LEDs go off and
+  // lines are unexported. close() is synchronous and idempotent.
+  process.once('exit', () => hardware.close());
+  const { leds } = hardware;
+
   const startedAt = timers.now();
   const store = new KvStore();
   let requests = 0;
   let lastTask: TaskResult | undefined;
   let lastReading: TaskResult | undefined;
 
-  const runner = new TaskRunner({ task: task.fn, name: task.name, timeoutMs: config.taskTimeout, log, timers, config: config as unknown as Record<string, unknown> });
+  const runner = new TaskRunner({ task: task.fn, name: task.name, timeoutMs: config.taskTimeout, log, timers, gpio: hardware.gpio, config: config as unknown as Record<string, unknown> });
+
+  const state = (): 'serving' | 'paused' | 'draining' => (shutdown.state !== 'serving' ? 'draining' : cycle.active ? 'paused' : 'serving');
+  /** What `systemctl status` shows. */
+  const statusText = (): string => {
+    const s = state();
+    if (s === 'draining') return `shutting down in ${shutdown.remainingS} s`;
+    if (s === 'paused') return `paused: running ${task.name}`;
+    return `serving ${server.clients} client${server.clients === 1 ? '' : 's'}`;
+  };
 
   const commands: CommandHost = {
     store,
     status: () => ({
-      state: shutdown.state !== 'serving' ? 'draining' : cycle.active ? 'paused' : 'serving',
+      state: state(),
       uptimeMs: Math.round(timers.now() - startedAt),
       clients: server.clients,
       requests,
@@ -49,6 +71,8 @@ export async function startDaemon({ config, log, version, exit, timers = realTim
       lastTask: lastTask ? { ok: lastTask.ok, durationMs: lastTask.durationMs, at: lastTask.at, ...(lastTask.error ? { error: lastTask.error } : {}) } : null,
       task: task.name,
       protocol: config.protocol,
+      gpio: hardware.backend.name,
+      leds: leds.snapshot(),
       version,
       pid: process.pid,
       node: process.version,
@@ -68,8 +92,12 @@ export async function startDaemon({ config, log, version, exit, timers = realTim
     log,
     onRequests: (n) => {
       requests += n;
+      leds.activity();
     },
-    onClientCount: () => shutdown.clientsChanged(),
+    onClientCount: () => {
+      shutdown.clientsChanged();
+      notifier.status(statusText());
+    },
   });
 
   const cycle = new PauseCycle({
@@ -80,15 +108,25 @@ export async function startDaemon({ config, log, version, exit, timers = realTim
     pause: async () => {
       const started = timers.now();
       server.pause();
+      leds.taskStart();
       log.info({ task: task.name }, 'paused');
+      notifier.status(`paused: running ${task.name}`);
       const result = await runner.run();
       lastTask = result;
       if (result.ok) lastReading = result;
+      leds.taskEnd(result.ok);
       server.resume();
       log.info({ durationMs: Math.round(timers.now() - started), ok: result.ok }, 'resumed');
+      notifier.status(statusText());
       if (result.ok) server.publish(`READING ${JSON.stringify(commands.reading())}\n`);
     },
   });
+
+  const leave = (code: number): void => {
+    hardware.close();
+    notifier.close();
+    exit(code);
+  };
 
   const shutdown = new Shutdown({
     graceMs: config.shutdownGrace,
@@ -99,21 +137,32 @@ export async function startDaemon({ config, log, version, exit, timers = realTim
       drain: () => {
         void cycle.stop();
         server.drain();
+        leds.draining();
+        notifier.stopping(statusText());
       },
-      tick: () => {},
+      tick: (remainingS) => notifier.status(`shutting down in ${remainingS} s`),
       settle: () => cycle.stop(),
       close: () => server.close(),
       forceClose: () => {
         runner.abort();
         void server.close();
       },
-      exit,
+      exit: leave,
     },
   });
 
-  const address = await server.listen();
+  let address;
+  try {
+    address = await server.listen();
+  } catch (err) {
+    hardware.close();
+    notifier.close();
+    throw err;
+  }
   shutdown.install();
-  log.info({ address: address.address, port: address.port, protocol: config.protocol, pauseEveryMs: config.pauseEvery, task: task.name }, 'listening');
+  leds.serving();
+  log.info({ address: address.address, port: address.port, protocol: config.protocol, pauseEveryMs: config.pauseEvery, task: task.name, gpio: hardware.backend.name }, 'listening');
+  notifier.ready(statusText());
   cycle.start();
-  return { port: address.port, shutdown };
+  return { port: address.port, shutdown, hardware };
 }

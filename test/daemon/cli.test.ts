@@ -102,7 +102,10 @@ describe.concurrent('pinetd client', () => {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    await daemon.waitForMsg('client connected');
+    await new Promise<void>((resolve) => {
+      const check = (): void => (stdout.includes('OK\n') ? resolve() : void setTimeout(check, 10));
+      check();
+    });
     daemon.kill('SIGTERM');
     const code = await new Promise((r) => child.on('exit', r));
     expect(code).toBe(0);
