@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/options.js';
 import { PauseCycle } from './cycle/pause-cycle.js';
+import type { GpioBackend } from './gpio/types.js';
 import { setupHardware, type Hardware } from './hardware.js';
 import { KvStore } from './protocol/store.js';
 import type { CommandHost } from './protocol/commands.js';
@@ -26,20 +27,27 @@ export interface DaemonDeps {
   readonly exit: (code: number) => void;
   readonly timers?: Timers;
   readonly notifier?: Notifier;
+  /** Tests: a mock backend to inspect, instead of the one --gpio selects. */
+  readonly gpioBackend?: GpioBackend;
+  /** Where signals and the exit hook are installed (tests run the daemon in-process). */
+  readonly processTarget?: NodeJS.EventEmitter;
 }
 
 export interface Daemon {
   readonly port: number;
+  readonly server: PinetdServer;
   readonly shutdown: Shutdown;
   readonly hardware: Hardware;
 }
 
-export async function startDaemon({ config, log, version, exit, timers = realTimers, notifier = createNotifier({ log }) }: DaemonDeps): Promise<Daemon> {
+export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
+  const { config, log, version, exit, timers = realTimers, processTarget = process } = deps;
+  const notifier = deps.notifier ?? createNotifier({ log });
   const task = await loadTask(config.task);
-  const hardware = setupHardware(config, log, task.name, task.pins);
+  const hardware = setupHardware(config, log, task.name, task.pins, deps.gpioBackend);
   // Safety net: whatever ends the process (crash, process.exit anywhere), LEDs go off and
   // lines are unexported. close() is synchronous and idempotent.
-  process.once('exit', () => hardware.close());
+  processTarget.once('exit', () => hardware.close());
   const { leds } = hardware;
 
   const startedAt = timers.now();
@@ -159,10 +167,10 @@ export async function startDaemon({ config, log, version, exit, timers = realTim
     notifier.close();
     throw err;
   }
-  shutdown.install();
+  shutdown.install(processTarget);
   leds.serving();
   log.info({ address: address.address, port: address.port, protocol: config.protocol, pauseEveryMs: config.pauseEvery, task: task.name, gpio: hardware.backend.name }, 'listening');
   notifier.ready(statusText());
   cycle.start();
-  return { port: address.port, shutdown, hardware };
+  return { port: address.port, server, shutdown, hardware };
 }

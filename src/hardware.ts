@@ -41,7 +41,7 @@ function merge(section: string, fromConfig: Record<string, unknown>, fromModule:
   return { ...fromConfig, ...fromModule };
 }
 
-export function setupHardware(config: Config, log: Logger, taskName: string, modulePins?: Record<string, unknown>): Hardware {
+export function setupHardware(config: Config, log: Logger, taskName: string, modulePins?: Record<string, unknown>, injected?: GpioBackend): Hardware {
   const fromModule = splitModulePins(modulePins);
   const specs = parseHardwareConfig({
     leds: config.leds,
@@ -51,7 +51,7 @@ export function setupHardware(config: Config, log: Logger, taskName: string, mod
   if (taskName === 'gpio-inputs' && specs.inputs.length === 0) {
     throw new PinetdError('PINETD_E_CONFIG', 'the gpio-inputs task needs input pins: add "inputs": {"door": 4, ...} to the config file');
   }
-  const backend = selectGpioBackend({ mode: config.gpio, log, chipLabel: config.gpioChip, base: config.gpioBase });
+  const backend = injected ?? selectGpioBackend({ mode: config.gpio, log, chipLabel: config.gpioChip, base: config.gpioBase });
   let leds: Leds | undefined;
   try {
     leds = createLeds({ backend, config: specs.leds, log });

@@ -106,6 +106,35 @@ describe.concurrent('pause cycle', () => {
     }
   });
 
+  it('SUBSCRIBE pushes a READING after each run, once its pause has ended, until UNSUBSCRIBE', async () => {
+    const { daemon, port } = await startDaemon(['--pause-every', '400ms', '--task', 'test/fixtures/tasks/slow.mjs'], { PINETD_TEST_TASK_MS: '150' });
+    try {
+      const c = await LineClient.connect(port);
+      c.send('SUBSCRIBE\n');
+      expect(await c.next()).toBe('OK');
+      const first = await c.next(3000);
+      expect(first).toMatch(/^READING \{/);
+      const reading = JSON.parse(first.slice('READING '.length)) as { ok: boolean; value: { runs: number } };
+      expect(reading).toMatchObject({ ok: true, value: { runs: expect.any(Number) } });
+      // pushed after the pause ended: the daemon had logged 'resumed' for that run
+      expect(daemon.messages('resumed').length).toBeGreaterThanOrEqual(reading.value.runs);
+      const second = JSON.parse((await c.next(3000)).slice('READING '.length)) as { value: { runs: number } };
+      expect(second.value.runs).toBe(reading.value.runs + 1);
+      c.send('UNSUBSCRIBE\n');
+      // a READING may already be in flight; after OK, no more come
+      let line = await c.next();
+      while (line.startsWith('READING ')) line = await c.next();
+      expect(line).toBe('OK');
+      const resumedBefore = daemon.messages('resumed').length;
+      await daemon.waitFor(() => daemon.messages('resumed').length >= resumedBefore + 2, 3000);
+      c.send('PING\n');
+      expect(await c.next()).toBe('PONG');
+      c.close();
+    } finally {
+      await stop(daemon);
+    }
+  });
+
   it('the built-in board task reports temperature (or null) and load average', async () => {
     const { daemon, port } = await startDaemon(['--pause-every', '100ms']);
     try {
