@@ -19,6 +19,7 @@ import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PinetdError } from '../errors.js';
 import type { TaskFn } from './types.js';
+import { untilAborted } from '../util/abort.js';
 
 export const DEFAULT_W1_ROOT = '/sys/bus/w1/devices';
 /** Family code 28 = DS18B20; the rest is the 48-bit serial in hex. */
@@ -75,16 +76,6 @@ async function readBounded(path: string): Promise<string> {
   } finally {
     await handle.close();
   }
-}
-
-/** Rejects with the signal's reason when it fires; the orphaned kernel read finishes on its own. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 export async function readDs18b20(root: string, signal: AbortSignal): Promise<Ds18b20Reading> {

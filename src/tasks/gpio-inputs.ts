@@ -6,15 +6,7 @@
 import { PinetdError } from '../errors.js';
 import type { Bit } from '../gpio/types.js';
 import type { TaskFn } from './types.js';
-
-/** Rejects with the signal's reason as soon as it fires; a sysfs read cannot itself be cancelled. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+import { untilAborted } from '../util/abort.js';
 
 const gpioInputs: TaskFn = async (ctx) => {
   const inputs = [...(ctx.gpio?.lines ?? [])].filter(([, line]) => line.direction === 'in');

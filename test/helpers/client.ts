@@ -48,6 +48,12 @@ export class LineClient {
     this.socket.write(text);
   }
 
+  /** Sends one request line and returns the next line. */
+  async request(line: string, timeoutMs = 3000): Promise<string> {
+    this.send(`${line}\n`);
+    return this.next(timeoutMs);
+  }
+
   /** The next unread line (waits up to timeoutMs). */
   async next(timeoutMs = 3000): Promise<string> {
     const [line] = await this.take(1, timeoutMs);

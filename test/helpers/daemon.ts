@@ -30,9 +30,10 @@ export class DaemonProcess {
   #waiters: Array<() => void> = [];
   #t0 = performance.now();
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.proc = spawn(process.execPath, [MAIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+  /** Runs `node dist/cli/main.js ARGS`, or exactly `launch` when given (e.g. ARM node under qemu). */
+  constructor(args: string[], env: Record<string, string> = {}, launch?: { cmd: string; args: string[]; env: NodeJS.ProcessEnv }) {
+    this.proc = spawn(launch?.cmd ?? process.execPath, launch?.args ?? [MAIN, ...args], {
+      env: launch?.env ?? { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let partial = '';

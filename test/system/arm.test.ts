@@ -12,7 +12,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, emulated, execFileP, LineClient, LoggedProcess, missingPrerequisites, REPO, TARGETS, type PiArch } from './helpers/arm.js';
+import { LineClient } from '../helpers/client.js';
+import { DaemonProcess } from '../helpers/daemon.js';
+import { cleanEnv, emulated, execFileP, missingPrerequisites, REPO, TARGETS, type PiArch } from './helpers/arm.js';
 
 const ENABLED = (process.env.PINETD_SYSTEM_TESTS ?? '') !== '' && process.env.PINETD_SYSTEM_TESTS !== '0';
 const NODE_MAJOR = 20;
@@ -104,7 +106,7 @@ if (!ENABLED) {
             join(root, 'dist/cli/main.js'),
             ...['--host', '127.0.0.1', '--port', '0', '--gpio', 'mock', '--pause-every', '1s', '--task', 'board', '--log-level', 'info', '--shutdown-grace', '2s'],
           ]);
-          const daemon = new LoggedProcess(run.cmd, run.args, run.env);
+          const daemon = new DaemonProcess([], {}, run);
           let client: LineClient | undefined;
           try {
             const listening = await daemon.waitForMsg('listening', 90_000);
@@ -126,7 +128,7 @@ if (!ENABLED) {
             expect(await client.next(30_000)).toBe('SHUTDOWN');
             client.socket.end();
             const exit = await within(daemon.exited, 60_000, 'daemon exit after SIGTERM');
-            expect(exit, daemon.stderr).toEqual({ code: 0, signal: null });
+            expect(exit, daemon.stderr).toMatchObject({ code: 0, signal: null });
             expect(daemon.logs.map((l) => l.msg)).toContain('stopped');
             console.log(`[${arch}] emulated daemon: listening after ${tListening} ms, whole scenario ${Date.now() - t0} ms`);
           } finally {
