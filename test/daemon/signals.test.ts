@@ -13,6 +13,16 @@ const SIGNALS = [
   ['SIGTERM', 15],
 ] as const;
 
+/** A daemon with one client that has been answered, signalled now; resolves on its exit. */
+async function signalWithClient(args: string[], signal: NodeJS.Signals) {
+  const { daemon, port } = await startDaemon(args);
+  const client = await LineClient.connect(port);
+  expect(await client.request('PING')).toBe('PONG');
+  daemon.exitTimer();
+  daemon.kill(signal);
+  return { daemon, client, exit: await daemon.exited };
+}
+
 describe.concurrent('graceful shutdown', () => {
   for (const [signal] of SIGNALS) {
     it(`${signal}: tells clients SHUTDOWN, refuses newcomers, keeps serving, exits 0 once the last client leaves`, async () => {
@@ -44,13 +54,7 @@ describe.concurrent('graceful shutdown', () => {
   }
 
   it('counts down once a second and closes a client that stays at the deadline', async () => {
-    const { daemon, port } = await startDaemon(['--shutdown-grace', '2s', '--pause-every', '0']);
-    const client = await LineClient.connect(port);
-    client.send('PING\n');
-    await client.next();
-    daemon.exitTimer();
-    daemon.kill('SIGTERM');
-    const exit = await daemon.exited;
+    const { daemon, client, exit } = await signalWithClient(['--shutdown-grace', '2s', '--pause-every', '0'], 'SIGTERM');
     expect(exit.code).toBe(0);
     expect(exit.ms).toBeGreaterThanOrEqual(1900);
     expect(exit.ms).toBeLessThan(3500);
@@ -70,13 +74,7 @@ describe.concurrent('graceful shutdown', () => {
   });
 
   it('with --shutdown-grace 0 notifies and exits at once', async () => {
-    const { daemon, port } = await startDaemon(['--shutdown-grace', '0']);
-    const client = await LineClient.connect(port);
-    client.send('PING\n');
-    await client.next();
-    daemon.exitTimer();
-    daemon.kill('SIGTERM');
-    const exit = await daemon.exited;
+    const { client, exit } = await signalWithClient(['--shutdown-grace', '0'], 'SIGTERM');
     expect(exit.code).toBe(0);
     expect(exit.ms).toBeLessThan(1500);
     await client.waitClosed();
