@@ -81,7 +81,6 @@ export function createLeds({ backend, config, log, timers = defaultTimers, pulse
   let pulseTimer: unknown;
   let pulsePhase: 'idle' | 'on' | 'gap' = 'idle';
   let pulsePending = false;
-  let faulted = false;
 
   // LED timers must never keep the daemon alive on their own.
   const unref = (h: unknown) => (h as { unref?: () => void } | null)?.unref?.();
@@ -94,6 +93,8 @@ export function createLeds({ backend, config, log, timers = defaultTimers, pulse
       if (led.failed) return;
       led.failed = true;
       log.warn({ err, led: role, pin: led.line.pin }, `status LED "${role}" write failed; further failures of this LED are not logged`);
+      // A failing LED is a GPIO fault: say so on the error LED (if that one still works).
+      if (role !== 'error') set('error', 1);
     };
     try {
       led.line.write(level).catch(onError);
@@ -151,11 +152,10 @@ export function createLeds({ backend, config, log, timers = defaultTimers, pulse
     },
     taskEnd(ok) {
       set('task', 0);
-      // A fault stays latched: a good task does not mean the GPIO problem went away.
-      set('error', ok && !faulted ? 0 : 1);
+      // Off after the next successful task, whatever lit it (a failed task or a GPIO fault).
+      set('error', ok ? 0 : 1);
     },
     fault() {
-      faulted = true;
       set('error', 1);
     },
     snapshot() {

@@ -83,13 +83,25 @@ describe('LEDs', () => {
     expect(leds.snapshot().error).toBe('off');
   });
 
-  it('a GPIO fault latches the error LED: a good task does not clear it', () => {
+  it('a GPIO fault lights the error LED until the next successful task', () => {
     const { leds, seen } = setup();
     leds.fault();
-    leds.taskStart();
-    leds.taskEnd(true);
-    expect(seen(ERROR)).toEqual([[0, 1]]);
     expect(leds.snapshot().error).toBe('on');
+    leds.taskStart();
+    vi.advanceTimersByTime(100);
+    leds.taskEnd(true);
+    expect(seen(ERROR)).toEqual([
+      [0, 1],
+      [100, 0],
+    ]);
+  });
+
+  it('a failing write to another LED counts as a GPIO fault on the error LED', async () => {
+    const { mock, leds } = setup();
+    mock.failWrites(READY);
+    leds.serving();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(mock.value(ERROR)).toBe(1);
   });
 
   it('ready blinks at 2 Hz while draining (toggle every 250 ms) and stops when serving again', () => {
