@@ -24,7 +24,10 @@ export interface ConnectionDeps {
   readonly protocol: Protocol;
   readonly maxLine: number;
   readonly idleTimeoutMs: number;
-  /** Cap on bytes queued to a client for pushes (SUBSCRIBE); past it the client is dropped. */
+  /**
+   * Cap on output queued to one client: answering pauses there until it drains, and a
+   * subscriber whose pushes would pass it is dropped.
+   */
   readonly maxPendingOutput: number;
   readonly commands: CommandHost;
   readonly log: Logger;
@@ -43,6 +46,11 @@ export class Connection {
   readonly #parser: LineParser;
   #holds = 0;
   #ended = false;
+  /** Lines read but not yet answered (output was over the cap); bounded by one read. */
+  #queue: string[] = [];
+  #queued = 0;
+  #tooLong = false;
+  #peerEnded = false;
   #lastActivity: number;
   #pausedAt = 0;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -91,6 +99,7 @@ export class Connection {
       this.#lastActivity += this.#deps.now() - this.#pausedAt;
       this.#armIdle(Math.max(0, this.#deps.idleTimeoutMs - (this.#deps.now() - this.#lastActivity)));
     }
+    if (this.#queued < this.#queue.length) this.#work();
     if (this.#holds === 0 && !this.#ended) this.socket.resume();
   }
 
@@ -103,7 +112,7 @@ export class Connection {
   /** Pushes a line to a subscriber; drops a subscriber that lets its output pile up. */
   push(line: string): void {
     if (this.#ended || this.socket.destroyed) return;
-    if (this.socket.writableLength + line.length > this.#deps.maxPendingOutput) {
+    if (this.socket.writableLength + Buffer.byteLength(line) > this.#deps.maxPendingOutput) {
       this.#deps.log.warn({ remote: this.remote, pendingBytes: this.socket.writableLength }, 'subscriber not reading: output cap reached, dropping connection');
       this.destroy();
       return;
@@ -122,8 +131,19 @@ export class Connection {
     this.socket.off('data', this.#onData);
     this.socket.resume();
     this.socket.end();
-    // A peer that never reads would keep the socket half-open forever: bound the flush.
-    this.#flushTimer = setTimeout(() => this.socket.destroy(), END_FLUSH_MS);
+    // A peer that never reads (or never closes) would keep the socket forever: destroy it
+    // once a flush interval passes without progress; a slow but reading peer gets its data.
+    let written = this.socket.bytesWritten;
+    const check = (): void => {
+      if (this.socket.writableLength > 0 && this.socket.bytesWritten > written) {
+        written = this.socket.bytesWritten;
+        this.#flushTimer = setTimeout(check, END_FLUSH_MS);
+        this.#flushTimer.unref();
+        return;
+      }
+      this.socket.destroy();
+    };
+    this.#flushTimer = setTimeout(check, END_FLUSH_MS);
     this.#flushTimer.unref();
     this.#deps.onEnded(this);
   }
@@ -141,46 +161,79 @@ export class Connection {
   #onData = (chunk: Buffer): void => {
     this.#lastActivity = this.#deps.now();
     if (this.#deps.protocol === 'echo') {
-      if (!this.socket.write(chunk)) this.hold(HOLD_BACKPRESSURE);
+      if (!this.socket.write(chunk) || this.socket.writableLength >= this.#deps.maxPendingOutput) this.hold(HOLD_BACKPRESSURE);
       this.#deps.onRequests(1);
       return;
     }
     const { lines, tooLong } = this.#parser.push(chunk);
-    this.#answer(lines, tooLong);
+    this.#enqueue(lines, tooLong);
   };
 
-  #answer(lines: string[], tooLong: boolean): void {
-    let out = '';
-    for (const line of lines) {
-      // Counted before answering, so a STATUS includes itself.
-      this.#deps.onRequests(1);
-      out += `${handleLine(line, this.#deps.commands, this.session)}\n`;
-      if (this.session.quit) break;
+  #enqueue(lines: string[], tooLong: boolean): void {
+    if (this.#queued === this.#queue.length) {
+      this.#queue = lines;
+      this.#queued = 0;
+    } else {
+      this.#queue.push(...lines);
     }
-    if (this.session.quit) {
-      this.socket.write(out);
-      this.end();
-      return;
+    this.#tooLong ||= tooLong;
+    this.#work();
+  }
+
+  /**
+   * Answers queued lines in batches of at most the output cap. One read of small requests
+   * (`GET` of a large value, `STATUS`) must not become megabytes of heap: once the socket
+   * stops taking data (write() returns false) the rest waits for 'drain', with reading held.
+   * Nothing is answered while the pause cycle holds the connection.
+   */
+  #work(): void {
+    if (this.#ended || this.#holds & HOLD_CYCLE) return;
+    const cap = this.#deps.maxPendingOutput;
+    while (this.#queued < this.#queue.length) {
+      let out = '';
+      while (this.#queued < this.#queue.length && out.length < cap) {
+        const line = this.#queue[this.#queued]!;
+        this.#queued += 1;
+        // Counted before answering, so a STATUS includes itself.
+        this.#deps.onRequests(1);
+        out += `${handleLine(line, this.#deps.commands, this.session)}\n`;
+        if (this.session.quit) break;
+      }
+      const flushed = this.socket.write(out);
+      if (this.session.quit) {
+        this.end();
+        return;
+      }
+      if (!flushed) {
+        this.hold(HOLD_BACKPRESSURE); // released by 'drain', which also resumes this loop
+        return;
+      }
     }
-    if (tooLong) {
+    this.#queue = [];
+    this.#queued = 0;
+    if (this.#tooLong) {
       this.#deps.log.info({ remote: this.remote, maxLine: this.#deps.maxLine }, 'request line too long, closing');
-      this.socket.write(out);
       this.end(errLine(ProtocolError.LINE_TOO_LONG));
-      return;
+    } else if (this.#peerEnded) {
+      this.end();
     }
-    if (out !== '' && !this.socket.write(out)) this.hold(HOLD_BACKPRESSURE);
   }
 
   #onPeerEnd = (): void => {
     // The client half-closed: answer what it sent (a last line without `\n` counts), then close.
     if (this.#deps.protocol === 'lines' && !this.#ended) {
+      this.#peerEnded = true;
       const { lines, tooLong } = this.#parser.end();
-      this.#answer(lines, tooLong);
+      this.#enqueue(lines, tooLong);
+      return;
     }
     this.end();
   };
 
-  #onDrain = (): void => this.release(HOLD_BACKPRESSURE);
+  #onDrain = (): void => {
+    if (this.#queued < this.#queue.length) this.#work();
+    if (this.#queued === this.#queue.length) this.release(HOLD_BACKPRESSURE);
+  };
 
   #onError = (err: NodeJS.ErrnoException): void => {
     // Resets and broken pipes are ordinary client behaviour, not daemon faults.
@@ -220,6 +273,8 @@ export class Connection {
   #onIdleTimer = (): void => {
     this.#idleTimer = undefined;
     if (this.#holds & HOLD_CYCLE) return;
+    // A subscriber is silent by design: it waits for pushes (TCP keepalive catches dead peers).
+    if (this.session.subscribed) this.#lastActivity = this.#deps.now();
     const silent = this.#deps.now() - this.#lastActivity;
     if (silent < this.#deps.idleTimeoutMs) {
       this.#armIdle(this.#deps.idleTimeoutMs - silent);

@@ -133,6 +133,39 @@ describe('PinetdServer over real sockets', () => {
     expect(Math.max(...counts)).toBe(2);
   });
 
+  it('bounds what it queues for a client that floods requests without reading, then answers them all in order', async () => {
+    const { connect, requests } = await serve({ maxLine: 8192 });
+    const c = await connect();
+    const value = 'v'.repeat(4000);
+    c.send(`SET k ${value}\n`);
+    expect(await c.next()).toBe('OK');
+    c.socket.pause(); // stop reading: every GET answer is 4 KB
+    const n = 10_000; // 60 KB of requests, 40 MB of answers
+    c.send('GET k\n'.repeat(n));
+    await sleep(300);
+    const answeredWhileBlocked = requests();
+    expect(answeredWhileBlocked).toBeLessThan(2000); // socket buffers + the 256 KiB cap, not 40 MB
+    c.socket.resume();
+    const lines = await c.take(n, 20_000);
+    expect(lines.every((l) => l === value)).toBe(true);
+    expect(requests()).toBe(n + 1);
+  });
+
+  it('does not time out a silent subscriber', async () => {
+    const { connect } = await serve({ idleTimeoutMs: 300 });
+    const sub = await connect();
+    const idle = await connect();
+    sub.send('SUBSCRIBE\n');
+    expect(await sub.next()).toBe('OK');
+    await idle.waitClosed(1000);
+    await sleep(500);
+    expect(sub.isClosed).toBe(false);
+    sub.send('UNSUBSCRIBE\n');
+    expect(await sub.next()).toBe('OK');
+    await sub.waitClosed(1000);
+    expect(sub.lines.at(-1)).toBe('ERR idle-timeout');
+  });
+
   it('closes an idle client with ERR idle-timeout; activity keeps it open', async () => {
     const { connect } = await serve({ idleTimeoutMs: 300 });
     const busy = await connect();
