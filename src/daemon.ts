@@ -13,7 +13,7 @@ import { setupHardware, type Hardware } from './hardware.js';
 import { KvStore } from './protocol/store.js';
 import type { CommandHost } from './protocol/commands.js';
 import { PinetdServer } from './server/server.js';
-import { Shutdown } from './shutdown/shutdown.js';
+import { SHUTDOWN_SIGNALS, Shutdown } from './shutdown/shutdown.js';
 import { createNotifier, type Notifier } from './systemd/notify.js';
 import { loadTask } from './tasks/load.js';
 import { TaskRunner, type TaskResult } from './tasks/runner.js';
@@ -48,6 +48,14 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   // Safety net: whatever ends the process (crash, process.exit anywhere), LEDs go off and
   // lines are unexported. close() is synchronous and idempotent.
   processTarget.once('exit', () => hardware.close());
+  // Until the shutdown state machine takes over (after listen), a signal just releases the
+  // hardware and leaves: there are no clients to drain yet.
+  const early = (signal: string): void => {
+    log.info({ signal }, 'signal during startup: stopping');
+    hardware.close();
+    exit(0);
+  };
+  for (const signal of SHUTDOWN_SIGNALS) processTarget.on(signal, early);
   const { leds } = hardware;
 
   const startedAt = timers.now();
@@ -119,13 +127,18 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
       leds.taskStart();
       log.info({ task: task.name }, 'paused');
       notifier.status(`paused: running ${task.name}`);
-      const result = await runner.run();
-      lastTask = result;
-      if (result.ok) lastReading = result;
-      leds.taskEnd(result.ok);
-      server.resume();
-      log.info({ durationMs: Math.round(timers.now() - started), ok: result.ok }, 'resumed');
-      notifier.status(statusText());
+      let result: TaskResult | undefined;
+      try {
+        result = await runner.run();
+        lastTask = result;
+        if (result.ok) lastReading = result;
+      } finally {
+        // Whatever happened above, clients must not stay held.
+        leds.taskEnd(result?.ok === true);
+        server.resume();
+        log.info({ durationMs: Math.round(timers.now() - started), ok: result?.ok === true }, 'resumed');
+        notifier.status(statusText());
+      }
       if (result.ok) server.publish(`READING ${JSON.stringify(commands.reading())}\n`);
     },
   });
@@ -163,10 +176,12 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   try {
     address = await server.listen();
   } catch (err) {
+    for (const signal of SHUTDOWN_SIGNALS) processTarget.off(signal, early);
     hardware.close();
     notifier.close();
     throw err;
   }
+  for (const signal of SHUTDOWN_SIGNALS) processTarget.off(signal, early);
   shutdown.install(processTarget);
   leds.serving();
   log.info({ address: address.address, port: address.port, protocol: config.protocol, pauseEveryMs: config.pauseEvery, task: task.name, gpio: hardware.backend.name }, 'listening');

@@ -41,8 +41,9 @@ async function main(argv: string[]): Promise<void> {
   try {
     await startDaemon({ config: loaded.config, log, version, exit: (code) => process.exit(code) });
   } catch (err) {
-    if (err instanceof PinetdError) log.fatal({ code: err.code, cause: err.cause instanceof Error ? err.cause.message : undefined }, err.message);
-    else log.fatal({ err }, 'startup failed');
+    // A known startup error is the one stderr line below (journald keeps stderr too);
+    // anything else is a bug and gets its stack in the log.
+    if (!(err instanceof PinetdError)) log.fatal({ err }, 'startup failed');
     fail(err);
   }
 }

@@ -48,33 +48,63 @@ export async function runClient(argv: string[], io: ClientIo = { stdin: process.
       resolve(code);
     };
 
+    // Verbs sent and not yet answered, so a response that happens to read `BYE` or
+    // `SHUTDOWN` (ECHO BYE, GET of such a value) is printed, not taken as a control line.
+    const pending: string[] = [];
+    const track = (line: string): void => {
+      pending.push(line.trimStart().split(' ', 1)[0]!.toUpperCase());
+    };
+    const stdinLines = new LineParser(MAX_RESPONSE_LINE);
+
     socket.on('connect', () => {
       if (commands.length > 0) {
+        for (const c of commands) track(c);
         socket.write(commands.map((c) => `${c}\n`).join(''));
         const stays = commands.some((c) => c.trim().toUpperCase() === 'SUBSCRIBE');
         if (!stays) socket.end();
         return;
       }
       // Interactive / piped: one request per stdin line, half-close at EOF.
-      io.stdin.on('data', (chunk: Buffer | string) => socket.write(chunk));
-      io.stdin.on('end', () => socket.end());
+      io.stdin.on('data', (chunk: Buffer | string) => {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        for (const line of stdinLines.push(bytes).lines) track(line);
+        socket.write(bytes);
+      });
+      io.stdin.on('end', () => {
+        for (const line of stdinLines.end().lines) track(line);
+        socket.end();
+      });
     });
+    const onLine = (line: string): boolean => {
+      io.stdout.write(`${line}\n`);
+      const verb = pending[0];
+      const couldBeAnswer = verb !== undefined && (verb === 'ECHO' || verb === 'GET');
+      if (line === 'SHUTDOWN' && !couldBeAnswer) {
+        io.stderr.write('pinetd client: the server is shutting down\n');
+        finish(0);
+        return false;
+      }
+      if (line.startsWith('READING ') && verb !== 'ECHO' && verb !== 'GET') return true; // a push
+      pending.shift();
+      if (verb === 'QUIT' && line === 'BYE') {
+        finish(0);
+        return false;
+      }
+      return true;
+    };
     socket.on('data', (chunk: Buffer) => {
       const { lines, tooLong } = parser.push(chunk);
-      for (const line of lines) {
-        io.stdout.write(`${line}\n`);
-        if (line === 'BYE') return finish(0);
-        if (line === 'SHUTDOWN') {
-          io.stderr.write('pinetd client: the server is shutting down\n');
-          return finish(0);
-        }
-      }
+      for (const line of lines) if (!onLine(line)) return;
       if (tooLong) {
         io.stderr.write(`pinetd client: response line longer than ${MAX_RESPONSE_LINE} bytes\n`);
         finish(1);
       }
     });
-    socket.on('end', () => finish(0));
+    socket.on('end', () => {
+      // An unterminated last line (echo mode, or a notice without newline) is still shown.
+      for (const line of parser.end().lines) if (!onLine(line)) return;
+      finish(0);
+    });
     socket.on('close', () => finish(0));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       io.stderr.write(`pinetd client: cannot talk to ${host}:${port}: ${err.code ?? err.message}\n`);

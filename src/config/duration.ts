@@ -21,6 +21,8 @@ export function parseDuration(input: string | number): number | undefined {
 
 function checkRange(ms: number): number | undefined {
   const rounded = Math.round(ms);
+  // `0.0001` must not silently become 0, which means "disabled" for several options.
+  if (rounded === 0 && ms > 0) return undefined;
   return rounded <= MAX_DURATION_MS ? rounded : undefined;
 }
 

@@ -2,6 +2,7 @@
  * The option table: one definition per option drives the flag parser, the environment and
  * config-file readers, validation, `--help` and `--print-config`, so they cannot disagree.
  */
+import { isIP } from 'node:net';
 import { parseDuration } from './duration.js';
 
 export type GpioMode = 'auto' | 'onoff' | 'mock';
@@ -76,6 +77,14 @@ function text(what: string) {
     typeof raw === 'string' && raw.trim() !== '' && raw.length <= 4096 ? { ok: true, value: raw } : { ok: false, expected: what };
 }
 
+/** An IP address or a DNS name (RFC 1123 labels): a typo must be exit 78, not a restart loop. */
+function host(raw: unknown): Parsed<string> {
+  const expected = 'an IP address such as 127.0.0.1, 0.0.0.0 or ::, or a host name';
+  if (typeof raw !== 'string') return { ok: false, expected };
+  const name = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  return isIP(raw) !== 0 || name.test(raw) ? { ok: true, value: raw } : { ok: false, expected };
+}
+
 function nullable<T>(inner: (raw: unknown) => Parsed<T>) {
   return (raw: unknown): Parsed<T | null> => (raw === null ? { ok: true, value: null } : inner(raw));
 }
@@ -92,7 +101,7 @@ function def(key: keyof Config, arg: string, describe: string, parse: OptionDef[
 }
 
 export const OPTIONS: readonly OptionDef[] = [
-  def('host', 'ADDR', 'address to listen on', text('a host name or IP address')),
+  def('host', 'ADDR', 'address to listen on', host),
   def('port', 'N', 'TCP port; 0 picks a free port (the real one is logged)', int(0, 65535)),
   def('protocol', 'NAME', '`lines` (command protocol) or `echo` (bytes back verbatim)', oneOf<Protocol>(['lines', 'echo'])),
   def('pauseEvery', 'DURATION', 'period of the pause cycle; 0 disables it', duration(50, 'allowed', ', 0 to disable, otherwise at least 50ms')),

@@ -75,7 +75,7 @@ export function handleLine(raw: string, host: CommandHost, session: Session): st
       const k = sep === -1 ? undefined : key(rest.slice(0, sep));
       const value = sep === -1 ? '' : rest.slice(sep + 1);
       if (k === undefined || value === '') return usage(verb);
-      return host.store.set(k, value) ? 'OK' : errLine(ProtocolError.STORE_FULL, `${host.store.size} keys`);
+      return host.store.set(k, value) ? 'OK' : errLine(ProtocolError.STORE_FULL, `${host.store.size} keys, ${host.store.bytes} bytes`);
     }
     case 'GET': {
       const k = key(rest);

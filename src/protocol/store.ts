@@ -4,13 +4,23 @@
  */
 export const MAX_KEYS = 10_000;
 export const MAX_KEY_BYTES = 256;
+/** Keys and values together; with --max-line up to 1 MiB, MAX_KEYS alone would allow 10 GiB. */
+export const MAX_STORE_BYTES = 8 * 1024 * 1024;
 
 export class KvStore {
   readonly #map = new Map<string, string>();
   readonly #maxKeys: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
 
-  constructor(maxKeys = MAX_KEYS) {
+  constructor(maxKeys = MAX_KEYS, maxBytes = MAX_STORE_BYTES) {
     this.#maxKeys = maxKeys;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Bytes held (keys and values, UTF-8). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   get size(): number {
@@ -21,14 +31,22 @@ export class KvStore {
     return this.#map.get(key);
   }
 
-  /** False when the key is new and the store is full (overwriting always works). */
+  /** False when the store would go over its key count or byte budget. */
   set(key: string, value: string): boolean {
-    if (!this.#map.has(key) && this.#map.size >= this.#maxKeys) return false;
+    const old = this.#map.get(key);
+    if (old === undefined && this.#map.size >= this.#maxKeys) return false;
+    const delta = Buffer.byteLength(value) - (old === undefined ? -Buffer.byteLength(key) : Buffer.byteLength(old));
+    if (this.#bytes + delta > this.#maxBytes) return false;
     this.#map.set(key, value);
+    this.#bytes += delta;
     return true;
   }
 
   delete(key: string): boolean {
-    return this.#map.delete(key);
+    const old = this.#map.get(key);
+    if (old === undefined) return false;
+    this.#map.delete(key);
+    this.#bytes -= Buffer.byteLength(key) + Buffer.byteLength(old);
+    return true;
   }
 }

@@ -33,6 +33,8 @@ export class PinetdServer {
   readonly #opts: ServerOptions;
   readonly #server: net.Server;
   readonly #live = new Set<Connection>();
+  /** Every open socket, including ended and refused ones still flushing: close() ends them all. */
+  readonly #sockets = new Set<net.Socket>();
   #held = false;
   #draining = false;
   #closed = false;
@@ -96,6 +98,7 @@ export class PinetdServer {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     for (const conn of [...this.#live]) conn.destroy();
+    for (const socket of this.#sockets) socket.destroy();
     return new Promise((resolve) => {
       if (!this.#server.listening) return resolve();
       this.#server.close(() => resolve());
@@ -108,6 +111,8 @@ export class PinetdServer {
       socket.destroy();
       return;
     }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
     if (this.#draining || this.#live.size >= this.#opts.maxClients) {
       const line = this.#draining ? SHUTDOWN_NOTICE : errLine(ProtocolError.BUSY);
       log.info({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: this.#draining ? 'shutting down' : 'max clients' }, 'connection refused');

@@ -19,7 +19,6 @@ import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PinetdError } from '../errors.js';
 import type { TaskFn } from './types.js';
-import { untilAborted } from '../util/abort.js';
 
 export const DEFAULT_W1_ROOT = '/sys/bus/w1/devices';
 /** Family code 28 = DS18B20; the rest is the 48-bit serial in hex. */
@@ -104,7 +103,11 @@ export async function readDs18b20(root: string, signal: AbortSignal): Promise<Ds
     }
   };
   const workers = Array.from({ length: Math.min(MAX_CONCURRENT_READS, ids.length) }, worker);
-  await untilAborted(Promise.all(workers), signal);
+  // Deliberately not raced against the signal: a kernel read cannot be cancelled, so the task
+  // settles only when its reads have. The pause still ends at --task-timeout, and the runner
+  // skips later periods until then instead of stacking more blocking reads on libuv's pool.
+  await Promise.all(workers);
+  signal.throwIfAborted();
 
   // Built in id order (not completion order) so the READ value is stable from pause to pause.
   const reading: Ds18b20Reading = { sensors: {}, errors: {} };

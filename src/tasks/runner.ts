@@ -118,8 +118,13 @@ export class TaskRunner {
   }
 }
 
+/** Never throws: a task may reject with anything, even an object without a prototype. */
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return Object.prototype.toString.call(err);
+  }
 }
 
 /** undefined when the value can be served, else the reason it cannot. */
@@ -130,6 +135,7 @@ function checkValue(value: unknown): Error | undefined {
   } catch (err) {
     return new Error(`result is not JSON-serialisable: ${messageOf(err)}`, { cause: err });
   }
-  if (json !== undefined && json.length > MAX_RESULT_BYTES) return new Error(`result is ${json.length} bytes, over the ${MAX_RESULT_BYTES}-byte limit`);
+  const bytes = json === undefined ? 0 : Buffer.byteLength(json);
+  if (bytes > MAX_RESULT_BYTES) return new Error(`result is ${bytes} bytes, over the ${MAX_RESULT_BYTES}-byte limit`);
   return undefined;
 }

@@ -42,6 +42,11 @@ describe('durations', () => {
     for (const bad of ['', 's', '5 sec', '-1s', '1d', 'abc', '1e3']) expect(parseDuration(bad), bad).toBeUndefined();
     expect(parseDuration('30d')).toBeUndefined();
   });
+  it('reject a non-zero duration that would round to 0 (0 means disabled)', () => {
+    expect(parseDuration('0.0001')).toBeUndefined();
+    expect(parseDuration('0.4ms')).toBeUndefined();
+    expect(parseDuration('0')).toBe(0);
+  });
 });
 
 describe('loadConfig', () => {
@@ -80,6 +85,12 @@ describe('loadConfig', () => {
     expect(configError(() => run(['--protocol', 'http']))).toBe("invalid value for --protocol: 'http' (expected one of lines, echo)");
     expect(configError(() => run(['--pause-every', 'soon']))).toMatch(/^invalid value for --pause-every: 'soon' \(expected a duration like 250ms/);
     expect(configError(() => run(['--log-level', 'loud']))).toContain('expected one of fatal, error, warn, info, debug, trace, silent');
+  });
+
+  it('accepts IP addresses and host names for --host, and rejects anything else with exit 78', () => {
+    for (const ok of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'pi-4.local']) expect(run(['--host', ok]).host).toBe(ok);
+    expect(configError(() => run(['--host', 'not a host!']))).toBe("invalid value for --host: 'not a host!' (expected an IP address such as 127.0.0.1, 0.0.0.0 or ::, or a host name)");
+    expect(configError(() => run(['--host', '-bad.example']))).toContain('--host');
   });
 
   it('rejects --task-timeout 0 and --max-clients 0', () => {

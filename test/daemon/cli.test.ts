@@ -87,6 +87,14 @@ describe.concurrent('pinetd client', () => {
     await daemon.exited;
   });
 
+  it('prints answers that read BYE or SHUTDOWN instead of taking them as control lines', async () => {
+    const { daemon, port } = await startDaemon();
+    const r = await run(['client', '--port', String(port), 'ECHO BYE', 'SET x SHUTDOWN', 'GET x', 'PING']);
+    expect(r).toMatchObject({ code: 0, stdout: 'BYE\nOK\nSHUTDOWN\nPONG\n', stderr: '' });
+    daemon.kill('SIGTERM');
+    await daemon.exited;
+  });
+
   it('reads commands from stdin and exits 0 on BYE', async () => {
     const { daemon, port } = await startDaemon();
     const r = await run(['client', '--port', String(port)], 'PING\nQUIT\nPING\n');

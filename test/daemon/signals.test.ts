@@ -64,6 +64,21 @@ describe.concurrent('graceful shutdown', () => {
     expect(client.lines).toEqual(['PONG', 'SHUTDOWN']);
   });
 
+  it('exits at the deadline even when a refused client never reads or closes', async () => {
+    const { daemon, port } = await startDaemon(['--shutdown-grace', '1s', '--pause-every', '0']);
+    const stays = await LineClient.connect(port);
+    expect(await stays.request('PING')).toBe('PONG');
+    daemon.exitTimer();
+    daemon.kill('SIGTERM');
+    expect(await stays.next()).toBe('SHUTDOWN');
+    const refused = await LineClient.connect(port);
+    refused.socket.pause(); // never reads, never closes
+    const exit = await daemon.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.ms).toBeLessThan(1700); // not the grace plus a 2 s flush allowance
+    refused.close();
+  });
+
   it('exits at once with no clients connected', async () => {
     const { daemon } = await startDaemon(['--shutdown-grace', '10s']);
     daemon.exitTimer();
@@ -81,10 +96,7 @@ describe.concurrent('graceful shutdown', () => {
     expect(client.lines).toEqual(['PONG', 'SHUTDOWN']);
   });
 
-  for (const [second, n] of [
-    ['SIGINT', 2],
-    ['SIGHUP', 1],
-  ] as const) {
+  for (const [second, n] of SIGNALS) {
     it(`a second signal (${second}) forces exit ${128 + n} without waiting`, async () => {
       const { daemon, port } = await startDaemon(['--shutdown-grace', '30s']);
       const client = await LineClient.connect(port);

@@ -65,9 +65,19 @@ describe('line protocol commands', () => {
     const { send } = setup(null, new KvStore(2));
     expect(send('SET a 1')).toBe('OK');
     expect(send('SET b 2')).toBe('OK');
-    expect(send('SET c 3')).toBe('ERR store-full 2 keys');
+    expect(send('SET c 3')).toBe('ERR store-full 2 keys, 4 bytes');
     expect(send('SET a 9')).toBe('OK');
     expect(send('GET a')).toBe('9');
+  });
+
+  it('a store over its byte budget refuses the write, and DEL gives the room back', () => {
+    const { send } = setup(null, new KvStore(100, 20));
+    expect(send(`SET a ${'x'.repeat(15)}`)).toBe('OK'); // 16 bytes
+    expect(send('SET b 12345')).toBe('ERR store-full 1 keys, 16 bytes');
+    expect(send(`SET a ${'y'.repeat(20)}`)).toBe('ERR store-full 1 keys, 16 bytes'); // 21 bytes: overwrite too big
+    expect(send('GET a')).toBe('x'.repeat(15));
+    expect(send('DEL a')).toBe('DELETED');
+    expect(send('SET b 12345')).toBe('OK');
   });
 
   it('SUBSCRIBE and UNSUBSCRIBE toggle the session', () => {

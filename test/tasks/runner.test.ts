@@ -42,6 +42,11 @@ describe('TaskRunner', () => {
     }
   });
 
+  it('survives a task that rejects with a value that cannot even be printed', async () => {
+    const { r } = runner(async () => Promise.reject(Object.create(null)));
+    expect(await r.run()).toMatchObject({ ok: false, error: { code: 'PINETD_E_TASK_FAILED', message: 'task t failed: [object Object]' } });
+  });
+
   it('abandons a task at the timeout, firing its AbortSignal, and stays busy until it settles', async () => {
     let signal: AbortSignal | undefined;
     let release!: () => void;
