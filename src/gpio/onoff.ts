@@ -11,8 +11,7 @@ import type { Bit, Direction, GpioBackend, GpioLine, LineOptions } from './types
 
 /** The part of onoff's Gpio we use; tests inject a class to reach errors sysfs-on-tmpfs cannot produce. */
 export interface OnoffGpio {
-  read(): Promise<0 | 1>;
-  write(value: 0 | 1): Promise<void>;
+  readSync(): 0 | 1;
   writeSync(value: 0 | 1): void;
   unexport(): void;
 }
@@ -100,10 +99,13 @@ export function createOnoffBackend({ chip, log, GpioClass }: OnoffBackendOptions
     const line: GpioLine = {
       pin,
       direction,
+      // Sync on purpose: a sysfs value read/write is a short kernel call (no sensor I/O), while
+      // onoff's async variants queue on libuv's 4-thread pool behind ~750 ms DS18B20 reads
+      // (delaying the task LED), and an async LED write could land after close()'s final 0.
       async read() {
         if (released) throw ioError(pin, 'read after close');
         try {
-          return (await gpio.read()) === 1 ? 1 : 0;
+          return gpio.readSync() === 1 ? 1 : 0;
         } catch (err) {
           throw ioError(pin, `read of sysfs gpio${sysfs} failed: ${errnoOf(err) ?? String(err)}`, err);
         }
@@ -112,7 +114,7 @@ export function createOnoffBackend({ chip, log, GpioClass }: OnoffBackendOptions
         if (released) throw ioError(pin, 'write after close');
         if (direction !== 'out') throw ioError(pin, 'write to an input line');
         try {
-          await gpio.write(value);
+          gpio.writeSync(value);
         } catch (err) {
           throw ioError(pin, `write of sysfs gpio${sysfs} failed: ${errnoOf(err) ?? String(err)}`, err);
         }

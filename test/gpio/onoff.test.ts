@@ -36,17 +36,14 @@ function fakeGpio(behave: { ctor?: Error; read?: Error; write?: Error; writeSync
       this.rec = { gpio, direction, options, calls: [] };
       made.push(this.rec);
     }
-    async read() {
+    readSync() {
       if (behave.read) throw behave.read;
       return 1 as const;
     }
-    async write(v: 0 | 1) {
-      if (behave.write) throw behave.write;
-      this.rec.calls.push(`write ${v}`);
-    }
     writeSync(v: 0 | 1) {
+      if (behave.write) throw behave.write;
       if (behave.writeSync) throw behave.writeSync;
-      this.rec.calls.push(`writeSync ${v}`);
+      this.rec.calls.push(`write ${v}`);
     }
     unexport() {
       this.rec.calls.push('unexport');
@@ -130,14 +127,14 @@ describe('onoff backend: lines', () => {
     expect(made[0]?.calls).toEqual([]);
   });
 
-  it('close() drives outputs low with writeSync, then unexports; twice is once', () => {
+  it('close() drives outputs low synchronously, then unexports; twice is once', () => {
     const { Gpio, made } = fakeGpio();
     const backend = createOnoffBackend({ chip, log: capture().log, GpioClass: Gpio });
     backend.open(17, 'out');
     backend.open(4, 'in');
     backend.close();
     backend.close();
-    expect(made.map((m) => m.calls)).toEqual([['writeSync 0', 'unexport'], ['unexport']]);
+    expect(made.map((m) => m.calls)).toEqual([['write 0', 'unexport'], ['unexport']]);
     expect(() => backend.open(5, 'out')).toThrow(expect.objectContaining({ code: 'PINETD_E_GPIO_IO' }));
   });
 
@@ -163,7 +160,7 @@ describe('onoff backend: lines', () => {
     const line = backend.open(17, 'out');
     line.close();
     backend.close();
-    expect(made[0]?.calls).toEqual(['writeSync 0', 'unexport']);
+    expect(made[0]?.calls).toEqual(['write 0', 'unexport']);
     await expect(line.write(1)).rejects.toMatchObject({ code: 'PINETD_E_GPIO_IO', message: 'BCM 17: write after close' });
   });
 });
