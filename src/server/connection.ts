@@ -99,7 +99,8 @@ export class Connection {
       this.#lastActivity += this.#deps.now() - this.#pausedAt;
       this.#armIdle(Math.max(0, this.#deps.idleTimeoutMs - (this.#deps.now() - this.#lastActivity)));
     }
-    if (this.#queued < this.#queue.length) this.#work();
+    // Still waiting for 'drain'? Then the drain handler continues the queue, not us.
+    if (this.#queued < this.#queue.length && !(this.#holds & HOLD_BACKPRESSURE)) this.#work();
     if (this.#holds === 0 && !this.#ended) this.socket.resume();
   }
 
@@ -230,10 +231,8 @@ export class Connection {
     this.end();
   };
 
-  #onDrain = (): void => {
-    if (this.#queued < this.#queue.length) this.#work();
-    if (this.#queued === this.#queue.length) this.release(HOLD_BACKPRESSURE);
-  };
+  /** The socket took its queued output: continue answering (release() resumes the queue). */
+  #onDrain = (): void => this.release(HOLD_BACKPRESSURE);
 
   #onError = (err: NodeJS.ErrnoException): void => {
     // Resets and broken pipes are ordinary client behaviour, not daemon faults.

@@ -151,6 +151,24 @@ describe('PinetdServer over real sockets', () => {
     expect(requests()).toBe(n + 1);
   });
 
+  it('a pause while a flood waits for drain neither stalls nor loses answers', async () => {
+    const { server, connect } = await serve({ maxLine: 8192 });
+    const c = await connect();
+    const value = 'w'.repeat(4000);
+    c.send(`SET k ${value}\n`);
+    expect(await c.next()).toBe('OK');
+    c.socket.pause();
+    const n = 5000;
+    c.send('GET k\n'.repeat(n));
+    await sleep(100);
+    server.pause();
+    c.socket.resume(); // the drain comes while the connection is held by the pause
+    await sleep(200);
+    server.resume();
+    const lines = await c.take(n, 20_000);
+    expect(lines.every((l) => l === value)).toBe(true);
+  });
+
   it('does not time out a silent subscriber', async () => {
     const { connect } = await serve({ idleTimeoutMs: 300 });
     const sub = await connect();
