@@ -17,8 +17,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootContainer, missingPrerequisites, waitFor, type Container } from './helpers/nspawn.js';
+import { SYSTEM_TESTS_ENABLED } from './helpers/enabled.js';
 
-const ENABLED = Boolean(process.env.PINETD_SYSTEM_TESTS);
+const ENABLED = SYSTEM_TESTS_ENABLED;
 const CHECKOUT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const UNIT = 'pinetd.service';
 const DROPIN_DIR = `/etc/systemd/system/${UNIT}.d`;
