@@ -13,7 +13,7 @@ import { setupHardware, type Hardware } from './hardware.js';
 import { KvStore } from './protocol/store.js';
 import type { CommandHost } from './protocol/commands.js';
 import { PinetdServer } from './server/server.js';
-import { SHUTDOWN_SIGNALS, Shutdown } from './shutdown/shutdown.js';
+import { Shutdown } from './shutdown/shutdown.js';
 import { createNotifier, type Notifier } from './systemd/notify.js';
 import { loadTask } from './tasks/load.js';
 import { TaskRunner, type TaskResult } from './tasks/runner.js';
@@ -48,14 +48,6 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   // Safety net: whatever ends the process (crash, process.exit anywhere), LEDs go off and
   // lines are unexported. close() is synchronous and idempotent.
   processTarget.once('exit', () => hardware.close());
-  // Until the shutdown state machine takes over (after listen), a signal just releases the
-  // hardware and leaves: there are no clients to drain yet.
-  const early = (signal: string): void => {
-    log.info({ signal }, 'signal during startup: stopping');
-    hardware.close();
-    exit(0);
-  };
-  for (const signal of SHUTDOWN_SIGNALS) processTarget.on(signal, early);
   const { leds } = hardware;
 
   const startedAt = timers.now();
@@ -161,7 +153,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
         leds.draining();
         notifier.stopping(statusText());
       },
-      tick: (remainingS) => notifier.status(`shutting down in ${remainingS} s`),
+      tick: () => notifier.status(statusText()),
       settle: () => cycle.stop(),
       close: () => server.close(),
       forceClose: () => {
@@ -172,17 +164,20 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     },
   });
 
+  // From here on every signal goes through the state machine, also one that arrives while
+  // the socket is still binding: with no clients it releases the hardware and exits at once.
+  shutdown.install(processTarget);
   let address;
   try {
     address = await server.listen();
   } catch (err) {
-    for (const signal of SHUTDOWN_SIGNALS) processTarget.off(signal, early);
+    shutdown.uninstall(processTarget);
     hardware.close();
     notifier.close();
     throw err;
   }
-  for (const signal of SHUTDOWN_SIGNALS) processTarget.off(signal, early);
-  shutdown.install(processTarget);
+  // A signal while binding has already run the shutdown: do not start serving behind it.
+  if (shutdown.state !== 'serving') return { port: address.port, server, shutdown, hardware };
   leds.serving();
   log.info({ address: address.address, port: address.port, protocol: config.protocol, pauseEveryMs: config.pauseEvery, task: task.name, gpio: hardware.backend.name }, 'listening');
   notifier.ready(statusText());

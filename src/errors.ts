@@ -17,7 +17,6 @@ export const ProtocolError = {
   IDLE_TIMEOUT: 'idle-timeout',
   NO_READING: 'no-reading',
   STORE_FULL: 'store-full',
-  OUTPUT_OVERFLOW: 'output-overflow',
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolError)[keyof typeof ProtocolError];
 

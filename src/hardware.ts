@@ -52,26 +52,25 @@ export function setupHardware(config: Config, log: Logger, taskName: string, mod
     throw new PinetdError('PINETD_E_CONFIG', 'the gpio-inputs task needs input pins: add "inputs": {"door": 4, ...} to the config file');
   }
   const backend = injected ?? selectGpioBackend({ mode: config.gpio, log, chipLabel: config.gpioChip, base: config.gpioBase });
-  let leds: Leds | undefined;
+  let leds: Leds;
+  let gpio: TaskGpio;
   try {
     leds = createLeds({ backend, config: specs.leds, log });
-    const gpio = openTaskGpio(backend, specs);
-    let closed = false;
-    const opened = leds;
-    return {
-      backend,
-      leds: opened,
-      gpio,
-      close() {
-        if (closed) return;
-        closed = true;
-        opened.close();
-        backend.close();
-      },
-    };
+    gpio = openTaskGpio(backend, specs);
   } catch (err) {
-    leds?.close();
-    backend.close();
+    backend.close(); // releases every line opened so far, the LEDs' included
     throw err;
   }
+  let closed = false;
+  return {
+    backend,
+    leds,
+    gpio,
+    close() {
+      if (closed) return;
+      closed = true;
+      leds.close(); // timers first, then the LED lines go dark
+      backend.close();
+    },
+  };
 }

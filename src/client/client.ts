@@ -68,7 +68,11 @@ export async function runClient(argv: string[], io: ClientIo = { stdin: process.
       io.stdin.on('data', (chunk: Buffer | string) => {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         for (const line of stdinLines.push(bytes).lines) track(line);
-        socket.write(bytes);
+        // Backpressure: a big file piped in while the server is paused must not pile up here.
+        if (!socket.write(bytes)) {
+          io.stdin.pause();
+          socket.once('drain', () => io.stdin.resume());
+        }
       });
       io.stdin.on('end', () => {
         for (const line of stdinLines.end().lines) track(line);
@@ -78,13 +82,14 @@ export async function runClient(argv: string[], io: ClientIo = { stdin: process.
     const onLine = (line: string): boolean => {
       io.stdout.write(`${line}\n`);
       const verb = pending[0];
-      const couldBeAnswer = verb !== undefined && (verb === 'ECHO' || verb === 'GET');
-      if (line === 'SHUTDOWN' && !couldBeAnswer) {
+      // Only these answers carry the client's own text, so only they can look like a notice.
+      const carriesData = verb === 'ECHO' || verb === 'GET';
+      if (line === 'SHUTDOWN' && !carriesData) {
         io.stderr.write('pinetd client: the server is shutting down\n');
         finish(0);
         return false;
       }
-      if (line.startsWith('READING ') && verb !== 'ECHO' && verb !== 'GET') return true; // a push
+      if (line.startsWith('READING ') && !carriesData) return true; // a push
       pending.shift();
       if (verb === 'QUIT' && line === 'BYE') {
         finish(0);

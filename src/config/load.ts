@@ -4,7 +4,7 @@
  * Every failure is a PinetdError PINETD_E_CONFIG whose message is the one line an operator
  * needs: which option, which value, what is accepted.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PinetdError } from '../errors.js';
 import { formatDuration } from './duration.js';
@@ -58,15 +58,21 @@ function parseFlags(argv: readonly string[]) {
   }
 }
 
+/** Checks the size before reading: a wrong path (a log, a disk image) must not be slurped whole. */
+function readConfigText(path: string): string {
+  if (statSync(path).size > MAX_CONFIG_BYTES) throw configError(`config file ${path} is larger than 1 MiB (expected a small JSON file)`);
+  return readFileSync(path, 'utf8');
+}
+
 function readConfigFile(path: string, readFile: (p: string) => string): Record<string, unknown> {
   let text: string;
   try {
     text = readFile(path);
   } catch (err) {
+    if (err instanceof PinetdError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw configError(`cannot read config file ${path}: ${code} (expected a readable JSON file)`, err);
   }
-  if (text.length > MAX_CONFIG_BYTES) throw configError(`config file ${path} is larger than 1 MiB`);
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -79,7 +85,7 @@ function readConfigFile(path: string, readFile: (p: string) => string): Record<s
   return data as Record<string, unknown>;
 }
 
-export function loadConfig({ argv, env, readFile = (p) => readFileSync(p, 'utf8') }: Sources): LoadResult {
+export function loadConfig({ argv, env, readFile = readConfigText }: Sources): LoadResult {
   const flags = parseFlags(argv);
   if (flags.help) return { action: 'help' };
   if (flags.version) return { action: 'version' };

@@ -1,7 +1,7 @@
 /**
  * Status LEDs by role: ready (on while serving, 2 Hz blink while draining), activity (short
  * pulse per served request, rate-limited), task (on exactly while a task runs), error (after a
- * failed task until the next good one; latched by GPIO faults).
+ * failed task or a GPIO fault, until the next good task).
  *
  * LEDs are cosmetic: nothing here throws into the caller after creation. A failing write is
  * logged once per LED. Writes are skipped when the LED already shows the wanted level, so the
@@ -10,25 +10,18 @@
 import type { Logger } from 'pino';
 import { parsePinMap, type PinSpec } from '../gpio/pins.js';
 import type { Bit, GpioBackend, GpioLine } from '../gpio/types.js';
+import { realTimers, type TimerHandle, type Timers } from '../util/timers.js';
 
 export type LedRole = 'ready' | 'activity' | 'task' | 'error';
 export type LedState = 'on' | 'off' | 'blinking';
 export type LedSnapshot = Partial<Record<LedRole, LedState>>;
-
-/** The timer functions used (defaults: the globals). Handles are opaque. */
-export interface LedTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
 
 export interface LedsOptions {
   readonly backend: GpioBackend;
   /** The config's `leds` object (`{"ready": 17, "error": {"pin": 5, "activeLow": true}}`) or parsed specs. */
   readonly config: Readonly<Record<string, unknown>> | readonly PinSpec[];
   readonly log: Logger;
-  readonly timers?: LedTimers;
+  readonly timers?: Timers;
   /** Activity pulse length, at least 30 ms so it is visible. Also the minimum gap between pulses. */
   readonly pulseMs?: number;
 }
@@ -48,13 +41,6 @@ export interface Leds {
 export const BLINK_TOGGLE_MS = 250;
 export const MIN_PULSE_MS = 30;
 
-const defaultTimers: LedTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-  setInterval: (fn, ms) => setInterval(fn, ms),
-  clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
-};
-
 interface Led {
   readonly role: LedRole;
   readonly line: GpioLine;
@@ -62,7 +48,7 @@ interface Led {
   failed: boolean;
 }
 
-export function createLeds({ backend, config, log, timers = defaultTimers, pulseMs = 50 }: LedsOptions): Leds {
+export function createLeds({ backend, config, log, timers = realTimers, pulseMs = 50 }: LedsOptions): Leds {
   const specs = Array.isArray(config) ? (config as readonly PinSpec[]) : parsePinMap('leds', config);
   const pulse = Math.max(MIN_PULSE_MS, pulseMs);
   const leds = new Map<LedRole, Led>();
@@ -77,13 +63,13 @@ export function createLeds({ backend, config, log, timers = defaultTimers, pulse
   }
 
   let closed = false;
-  let blink: unknown;
-  let pulseTimer: unknown;
+  let blink: TimerHandle | undefined;
+  let pulseTimer: TimerHandle | undefined;
   let pulsePhase: 'idle' | 'on' | 'gap' = 'idle';
   let pulsePending = false;
 
   // LED timers must never keep the daemon alive on their own.
-  const unref = (h: unknown) => (h as { unref?: () => void } | null)?.unref?.();
+  const unref = (h: TimerHandle) => (h as { unref?: () => void }).unref?.();
 
   function set(role: LedRole, level: Bit): void {
     const led = leds.get(role);
@@ -105,7 +91,7 @@ export function createLeds({ backend, config, log, timers = defaultTimers, pulse
 
   function stopBlink(): void {
     if (blink === undefined) return;
-    timers.clearInterval(blink);
+    timers.clearTimeout(blink);
     blink = undefined;
   }
 
@@ -135,9 +121,12 @@ export function createLeds({ backend, config, log, timers = defaultTimers, pulse
     draining() {
       const ready = leds.get('ready');
       if (!ready || closed || blink !== undefined) return;
-      set('ready', ready.level === 1 ? 0 : 1);
-      blink = timers.setInterval(() => set('ready', ready.level === 1 ? 0 : 1), BLINK_TOGGLE_MS);
-      unref(blink);
+      const toggle = (): void => {
+        set('ready', ready.level === 1 ? 0 : 1);
+        blink = timers.setTimeout(toggle, BLINK_TOGGLE_MS);
+        unref(blink);
+      };
+      toggle();
     },
     activity() {
       if (pulsePhase !== 'idle') {

@@ -77,10 +77,6 @@ export class Connection {
     }
   }
 
-  get ended(): boolean {
-    return this.#ended;
-  }
-
   hold(reason: number): void {
     if (this.#holds === 0) {
       this.socket.pause();

@@ -52,10 +52,6 @@ export class PinetdServer {
     return this.#live.size;
   }
 
-  get address(): net.AddressInfo {
-    return this.#server.address() as net.AddressInfo;
-  }
-
   listen(): Promise<net.AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -65,7 +61,8 @@ export class PinetdServer {
       this.#server.once('error', onError);
       this.#server.listen({ host: this.#opts.host, port: this.#opts.port }, () => {
         this.#server.off('error', onError);
-        resolve(this.address);
+        if (this.#closed) this.#server.close(); // close() ran while we were binding
+        resolve(this.#server.address() as net.AddressInfo);
       });
     });
   }

@@ -22,12 +22,15 @@ function run(args: string[], input?: string, env: Record<string, string> = {}): 
 
 describe.concurrent('command line', () => {
   it('--help, --version and --print-config exit 0', async () => {
-    const help = await run(['--help']);
+    const [help, version, printed] = await Promise.all([
+      run(['--help']),
+      run(['--version']),
+      run(['--print-config', '--pause-every', '2m'], undefined, { PINETD_PORT: '1234' }),
+    ]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--pause-every DURATION');
-    const version = await run(['--version']);
+    expect(version.code).toBe(0);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
-    const printed = await run(['--print-config', '--pause-every', '2m'], undefined, { PINETD_PORT: '1234' });
     expect(printed.code).toBe(0);
     expect(JSON.parse(printed.stdout)).toMatchObject({ port: 1234, pauseEvery: 120_000, taskTimeout: 2000 });
   });
@@ -57,6 +60,15 @@ describe.concurrent('command line', () => {
     const r = await run(['--config', file]);
     expect(r.code).toBe(78);
     expect(r.stderr).toBe(`pinetd: invalid value for "maxLine" in ${file}: 'big' (expected an integer from 16 to 1048576)\n`);
+  });
+
+  it('exits 78 for a config file over 1 MiB without reading it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pinetd-'));
+    const file = join(dir, 'huge.json');
+    writeFileSync(file, `{${' '.repeat(2 * 1024 * 1024)}}`);
+    const r = await run(['--config', file]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toBe(`pinetd: config file ${file} is larger than 1 MiB (expected a small JSON file)\n`);
   });
 
   it('exits 1 with a clear message when the port is in use', async () => {

@@ -43,6 +43,15 @@ async function serve(opts: Partial<ServerOptions> = {}) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Stores a 4 KB value, stops reading, and sends n GETs of it in one write. */
+async function floodWithoutReading(c: LineClient, n: number): Promise<{ c: LineClient; value: string }> {
+  const value = 'v'.repeat(4000);
+  expect(await c.request(`SET k ${value}`)).toBe('OK');
+  c.socket.pause(); // every GET answer is 4 KB, and nobody reads them
+  c.send('GET k\n'.repeat(n));
+  return { c, value };
+}
+
 describe('PinetdServer over real sockets', () => {
   it('answers a request split byte by byte across TCP writes', async () => {
     const { connect } = await serve();
@@ -135,13 +144,8 @@ describe('PinetdServer over real sockets', () => {
 
   it('bounds what it queues for a client that floods requests without reading, then answers them all in order', async () => {
     const { connect, requests } = await serve({ maxLine: 8192 });
-    const c = await connect();
-    const value = 'v'.repeat(4000);
-    c.send(`SET k ${value}\n`);
-    expect(await c.next()).toBe('OK');
-    c.socket.pause(); // stop reading: every GET answer is 4 KB
     const n = 10_000; // 60 KB of requests, 40 MB of answers
-    c.send('GET k\n'.repeat(n));
+    const { c, value } = await floodWithoutReading(await connect(), n);
     await sleep(300);
     const answeredWhileBlocked = requests();
     expect(answeredWhileBlocked).toBeLessThan(2000); // socket buffers + the 256 KiB cap, not 40 MB
@@ -153,13 +157,8 @@ describe('PinetdServer over real sockets', () => {
 
   it('a pause while a flood waits for drain neither stalls nor loses answers', async () => {
     const { server, connect } = await serve({ maxLine: 8192 });
-    const c = await connect();
-    const value = 'w'.repeat(4000);
-    c.send(`SET k ${value}\n`);
-    expect(await c.next()).toBe('OK');
-    c.socket.pause();
     const n = 5000;
-    c.send('GET k\n'.repeat(n));
+    const { c, value } = await floodWithoutReading(await connect(), n);
     await sleep(100);
     server.pause();
     c.socket.resume(); // the drain comes while the connection is held by the pause
