@@ -1,22 +1,28 @@
 /**
- * The composition root: builds each part from the config and wires their events together.
- * No logic of its own beyond the wiring; each concern lives in its module.
+ * The composition root: builds every part from the config, then connects them. No logic of
+ * its own: state lives in the hub (src/hub/), what a pause does in src/cycle/, each way out
+ * in src/outlets/, the shutdown sequence in src/shutdown/.
  *
  * Startup order matters: task and hardware first (both can fail with exit 78, and onoff's
- * synchronous export must happen before READY), then listen, then READY.
+ * synchronous export must happen before READY), then the outlets start (listen), then READY.
  */
 import type { Logger } from 'pino';
 import type { Config } from './config/options.js';
+import { createPauseSequence } from './cycle/pause-sequence.js';
 import { PauseCycle } from './cycle/pause-cycle.js';
 import type { GpioBackend } from './gpio/types.js';
 import { setupHardware, type Hardware } from './hardware.js';
+import { Hub } from './hub/hub.js';
+import { createLedOutlet } from './outlets/leds/outlet.js';
+import { closeOutlets, forceCloseOutlets, type Outlet } from './outlets/outlet.js';
+import { createNotifier, type Notifier } from './outlets/systemd/notify.js';
+import { createSystemdOutlet } from './outlets/systemd/outlet.js';
+import { createTcpOutlet } from './outlets/tcp/outlet.js';
+import type { PinetdServer } from './outlets/tcp/server.js';
 import { KvStore } from './protocol/store.js';
-import type { CommandHost } from './protocol/commands.js';
-import { PinetdServer } from './server/server.js';
 import { Shutdown } from './shutdown/shutdown.js';
-import { createNotifier, type Notifier } from './systemd/notify.js';
 import { loadTask } from './tasks/load.js';
-import { TaskRunner, type TaskResult } from './tasks/runner.js';
+import { TaskRunner } from './tasks/runner.js';
 import { realTimers, type Timers } from './util/timers.js';
 
 export interface DaemonDeps {
@@ -35,6 +41,7 @@ export interface DaemonDeps {
 
 export interface Daemon {
   readonly port: number;
+  readonly hub: Hub;
   readonly server: PinetdServer;
   readonly shutdown: Shutdown;
   readonly hardware: Hardware;
@@ -42,145 +49,78 @@ export interface Daemon {
 
 export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   const { config, log, version, exit, timers = realTimers, processTarget = process } = deps;
-  const notifier = deps.notifier ?? createNotifier({ log });
   const task = await loadTask(config.task);
   const hardware = setupHardware(config, log, task.name, task.pins, deps.gpioBackend);
-  // Safety net: whatever ends the process (crash, process.exit anywhere), LEDs go off and
-  // lines are unexported. close() is synchronous and idempotent.
-  processTarget.once('exit', () => hardware.close());
-  const { leds } = hardware;
-
-  const startedAt = timers.now();
-  const store = new KvStore();
-  let requests = 0;
-  let lastTask: TaskResult | undefined;
-  let lastReading: TaskResult | undefined;
-
-  const runner = new TaskRunner({ task: task.fn, name: task.name, timeoutMs: config.taskTimeout, log, timers, gpio: hardware.gpio, config: config as unknown as Record<string, unknown> });
-
-  const state = (): 'serving' | 'paused' | 'draining' => (shutdown.state !== 'serving' ? 'draining' : cycle.active ? 'paused' : 'serving');
-  /** What `systemctl status` shows. */
-  const statusText = (): string => {
-    const s = state();
-    if (s === 'draining') return `shutting down in ${shutdown.remainingS} s`;
-    if (s === 'paused') return `paused: running ${task.name}`;
-    return `serving ${server.clients} client${server.clients === 1 ? '' : 's'}`;
-  };
-
-  const commands: CommandHost = {
-    store,
-    status: () => ({
-      state: state(),
-      uptimeMs: Math.round(timers.now() - startedAt),
-      clients: server.clients,
-      requests,
-      pauses: cycle.pauses,
-      skippedPauses: cycle.skipped,
-      lastTask: lastTask ? { ok: lastTask.ok, durationMs: lastTask.durationMs, at: lastTask.at, ...(lastTask.error ? { error: lastTask.error } : {}) } : null,
-      task: task.name,
-      protocol: config.protocol,
-      gpio: hardware.backend.name,
-      leds: leds.snapshot(),
-      version,
-      pid: process.pid,
-      node: process.version,
-      arch: process.arch,
-    }),
-    reading: () => (lastReading ? { at: lastReading.at, ok: true, durationMs: lastReading.durationMs, value: lastReading.value } : null),
-  };
-
-  const server = new PinetdServer({
-    host: config.host,
-    port: config.port,
-    protocol: config.protocol,
-    maxClients: config.maxClients,
-    maxLine: config.maxLine,
-    idleTimeoutMs: config.idleTimeout,
-    commands,
+  const notifier = deps.notifier ?? createNotifier({ log });
+  const hub = new Hub({
+    info: { task: task.name, protocol: config.protocol, gpio: hardware.backend.name, version, pid: process.pid, node: process.version, arch: process.arch },
     log,
-    onRequests: (n) => {
-      requests += n;
-      leds.activity();
-    },
-    onClientCount: () => {
-      shutdown.clientsChanged();
-      notifier.status(statusText());
-    },
+    historySize: config.history,
+    timers,
   });
-
+  const runner = new TaskRunner({ task: task.fn, name: task.name, timeoutMs: config.taskTimeout, log, timers, gpio: hardware.gpio, config });
   const cycle = new PauseCycle({
     periodMs: config.pauseEvery,
     log,
     timers,
     busy: () => runner.busy,
-    pause: async () => {
-      const started = timers.now();
-      server.pause();
-      leds.taskStart();
-      log.info({ task: task.name }, 'paused');
-      notifier.status(`paused: running ${task.name}`);
-      let result: TaskResult | undefined;
-      try {
-        result = await runner.run();
-        lastTask = result;
-        if (result.ok) lastReading = result;
-      } finally {
-        // Whatever happened above, clients must not stay held.
-        leds.taskEnd(result?.ok === true);
-        server.resume();
-        log.info({ durationMs: Math.round(timers.now() - started), ok: result?.ok === true }, 'resumed');
-        notifier.status(statusText());
-      }
-      if (result.ok) server.publish(`READING ${JSON.stringify(commands.reading())}\n`);
-    },
+    pause: createPauseSequence({ hub, runner, log, timers }),
+    onSkip: (n) => hub.pauseSkipped(n),
   });
 
-  const leave = (code: number): void => {
+  // Outlets, in start order; they close in reverse.
+  const tcp = createTcpOutlet({ config, hub, store: new KvStore(), log, timers });
+  const outlets: Outlet[] = [tcp, createLedOutlet(hub, hardware.leds), createSystemdOutlet(hub, notifier)];
+
+  // The one release path for every exit: failed start, clean exit, forced exit, crash.
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    forceCloseOutlets(outlets, log);
     hardware.close();
-    notifier.close();
-    exit(code);
   };
+  // Whatever ends the process (crash, process.exit anywhere), LEDs go off and lines are unexported.
+  processTarget.once('exit', release);
 
   const shutdown = new Shutdown({
     graceMs: config.shutdownGrace,
     log,
     timers,
-    clients: () => server.clients,
+    clients: () => hub.clients,
     hooks: {
-      drain: () => {
+      drain: (_signal, graceMs) => {
         void cycle.stop();
-        server.drain();
-        leds.draining();
-        notifier.stopping(statusText());
+        hub.beginDrain(graceMs);
       },
-      tick: () => notifier.status(statusText()),
+      tick: (remainingS) => hub.countdown(remainingS),
       settle: () => cycle.stop(),
-      close: () => server.close(),
-      forceClose: () => {
-        runner.abort();
-        void server.close();
+      close: () => closeOutlets(outlets, log),
+      forceClose: () => runner.abort(),
+      exit: (code) => {
+        release();
+        exit(code);
       },
-      exit: leave,
     },
   });
+  hub.on('clients', () => shutdown.clientsChanged());
 
   // From here on every signal goes through the state machine, also one that arrives while
-  // the socket is still binding: with no clients it releases the hardware and exits at once.
+  // an outlet is still starting: with no clients it releases the hardware and exits at once.
   shutdown.install(processTarget);
-  let address;
   try {
-    address = await server.listen();
+    for (const outlet of outlets) await outlet.start?.();
   } catch (err) {
     shutdown.uninstall(processTarget);
-    hardware.close();
-    notifier.close();
+    release();
     throw err;
   }
-  // A signal while binding has already run the shutdown: do not start serving behind it.
-  if (shutdown.state !== 'serving') return { port: address.port, server, shutdown, hardware };
-  leds.serving();
-  log.info({ address: address.address, port: address.port, protocol: config.protocol, pauseEveryMs: config.pauseEvery, task: task.name, gpio: hardware.backend.name }, 'listening');
-  notifier.ready(statusText());
+  const port = tcp.address?.port ?? 0;
+  const daemon: Daemon = { port, hub, server: tcp.server, shutdown, hardware };
+  // A signal while starting has already run the shutdown: do not start serving behind it.
+  if (shutdown.state !== 'serving') return daemon;
+  log.info({ address: tcp.address?.address, port, protocol: config.protocol, pauseEveryMs: config.pauseEvery, task: task.name, gpio: hardware.backend.name }, 'listening');
+  hub.markReady();
   cycle.start();
-  return { port: address.port, server, shutdown, hardware };
+  return daemon;
 }

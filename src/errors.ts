@@ -20,6 +20,21 @@ export const ProtocolError = {
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolError)[keyof typeof ProtocolError];
 
+/**
+ * Each wire code's line as a client sees it (`<…>` is filled in) and when it is sent. The
+ * README's error table lists exactly these (test/errors.test.ts checks both ways).
+ */
+export const WIRE_ERRORS: Readonly<Record<ProtocolErrorCode, { readonly template: string; readonly closes: boolean }>> = {
+  'empty-command': { template: 'ERR empty-command', closes: false },
+  'unknown-command': { template: 'ERR unknown-command <VERB>', closes: false },
+  usage: { template: 'ERR usage <VERB> <arguments>', closes: false },
+  'no-reading': { template: 'ERR no-reading', closes: false },
+  'store-full': { template: 'ERR store-full <n> keys, <b> bytes', closes: false },
+  'line-too-long': { template: 'ERR line-too-long', closes: true },
+  busy: { template: 'ERR busy', closes: true },
+  'idle-timeout': { template: 'ERR idle-timeout', closes: true },
+};
+
 /** `ERR <code>` or `ERR <code> <detail>`, without the newline. */
 export function errLine(code: ProtocolErrorCode, detail?: string): string {
   return detail ? `ERR ${code} ${detail}` : `ERR ${code}`;

@@ -9,7 +9,7 @@ import { PinetdError } from './errors.js';
 import { openTaskGpio, parseHardwareConfig } from './gpio/pins.js';
 import { selectGpioBackend } from './gpio/select.js';
 import type { GpioBackend, TaskGpio } from './gpio/types.js';
-import { createLeds, type Leds } from './leds/leds.js';
+import { createLeds, type Leds } from './outlets/leds/leds.js';
 
 export interface Hardware {
   readonly backend: GpioBackend;

@@ -20,6 +20,7 @@ export interface Config {
   maxClients: number;
   maxLine: number;
   idleTimeout: number;
+  history: number;
   logLevel: string;
   gpio: GpioMode;
   gpioChip: string | null;
@@ -111,6 +112,7 @@ export const OPTIONS: readonly OptionDef[] = [
   def('maxClients', 'N', 'connections beyond this get `ERR busy` and are closed', int(1, 10000)),
   def('maxLine', 'BYTES', 'longest request line; longer gets `ERR line-too-long` and a close', int(16, 1_048_576)),
   def('idleTimeout', 'DURATION', 'a client silent this long is closed; 0 disables', duration(1, 'allowed', '')),
+  def('history', 'N', 'successful readings kept for HISTORY (8 MiB at most; 0 disables)', int(0, 100_000)),
   def('logLevel', 'LEVEL', 'pino level', oneOf(LOG_LEVELS)),
   def('gpio', 'MODE', 'GPIO backend: auto (onoff where usable, else mock), onoff or mock', oneOf<GpioMode>(['auto', 'onoff', 'mock'])),
   def('gpioChip', 'LABEL', 'label of the GPIO chip whose base maps BCM numbers (default: the Pi SoC chip)', nullable(text('a gpiochip label such as pinctrl-rp1'))),
@@ -133,6 +135,7 @@ export const DEFAULTS: Readonly<Config> = {
   maxClients: 100,
   maxLine: 4096,
   idleTimeout: 300_000,
+  history: 720,
   logLevel: 'info',
   gpio: 'auto',
   gpioChip: null,

@@ -9,6 +9,12 @@
 import type { Logger } from 'pino';
 import { realTimers, type TimerHandle, type Timers } from '../util/timers.js';
 
+/** When a pause was due and how late its timer fired (the jitter the benchmark reports). */
+export interface PauseSlot {
+  readonly scheduledAt: number;
+  readonly lateMs: number;
+}
+
 export interface PauseCycleOptions {
   readonly periodMs: number;
   readonly log: Logger;
@@ -16,7 +22,9 @@ export interface PauseCycleOptions {
   /** The previous task has not settled: this period must be skipped. */
   readonly busy: () => boolean;
   /** One pause, start to resume. Must not reject. */
-  readonly pause: () => Promise<void>;
+  readonly pause: (slot: PauseSlot) => Promise<void>;
+  /** Periods skipped (late timer, or the previous task still running); the hub counts them. */
+  readonly onSkip?: (count: number) => void;
 }
 
 export class PauseCycle {
@@ -27,21 +35,10 @@ export class PauseCycle {
   #timer: TimerHandle | undefined;
   #current: Promise<void> | undefined;
   #stopped = true;
-  #pauses = 0;
-  #skipped = 0;
 
   constructor(opts: PauseCycleOptions) {
     this.#opts = opts;
     this.#timers = opts.timers ?? realTimers;
-  }
-
-  /** Pauses started so far (skipped periods excluded). */
-  get pauses(): number {
-    return this.#pauses;
-  }
-
-  get skipped(): number {
-    return this.#skipped;
   }
 
   /** A pause is in progress. */
@@ -74,7 +71,7 @@ export class PauseCycle {
     const due = Math.max(this.#slot + 1, Math.floor((now - this.#start) / periodMs) + 1);
     const missed = due - this.#slot - 1;
     if (missed > 0 && this.#slot > 0) {
-      this.#skipped += missed;
+      this.#opts.onSkip?.(missed);
       log.warn({ missed, periodMs }, 'pause cycle running late: skipping missed periods');
     }
     this.#slot = due;
@@ -85,13 +82,13 @@ export class PauseCycle {
     this.#timer = undefined;
     if (this.#stopped) return;
     if (this.#opts.busy()) {
-      this.#skipped += 1;
+      this.#opts.onSkip?.(1);
       this.#opts.log.warn({ slot: this.#slot }, 'previous task still running: skipping this pause');
       this.#schedule();
       return;
     }
-    this.#pauses += 1;
-    const current = this.#opts.pause().finally(() => {
+    const scheduledAt = this.#start + this.#slot * this.#opts.periodMs;
+    const current = this.#opts.pause({ scheduledAt, lateMs: Math.max(0, this.#timers.now() - scheduledAt) }).finally(() => {
       this.#current = undefined;
       this.#schedule();
     });

@@ -6,14 +6,19 @@
 import { ProtocolError, errLine } from '../errors.js';
 import { KvStore, MAX_KEY_BYTES } from './store.js';
 
-/** What the daemon exposes to the protocol. */
+/** What the daemon exposes to the protocol (the hub's payloads, built there once). */
 export interface CommandHost {
   /** The STATUS object (serialised as one JSON line). */
   status(): object;
-  /** The latest successful task reading, or null before the first one. */
-  reading(): object | null;
+  /** The READ payload of the latest successful reading, or undefined before the first one. */
+  readJson(): string | undefined;
+  /** The HISTORY payload: a JSON array of the last n readings (all when n is undefined), oldest first. */
+  historyJson(n?: number): string;
   readonly store: KvStore;
 }
+
+/** The most HISTORY <n> accepts (the ring never holds more). */
+export const MAX_HISTORY_REQUEST = 100_000;
 
 /** Per-connection protocol state. */
 export interface Session {
@@ -22,12 +27,13 @@ export interface Session {
   subscribed: boolean;
 }
 
-export const VERBS = ['PING', 'ECHO', 'STATUS', 'READ', 'SET', 'GET', 'DEL', 'SUBSCRIBE', 'UNSUBSCRIBE', 'HELP', 'QUIT'] as const;
+export const VERBS = ['PING', 'ECHO', 'STATUS', 'READ', 'HISTORY', 'SET', 'GET', 'DEL', 'SUBSCRIBE', 'UNSUBSCRIBE', 'HELP', 'QUIT'] as const;
 
 const USAGE: Record<string, string> = {
   PING: 'PING',
   STATUS: 'STATUS',
   READ: 'READ',
+  HISTORY: 'HISTORY [n]',
   SET: 'SET <key> <value>',
   GET: 'GET <key>',
   DEL: 'DEL <key>',
@@ -67,8 +73,13 @@ export function handleLine(raw: string, host: CommandHost, session: Session): st
       return bare ? JSON.stringify(host.status()) : usage(verb);
     case 'READ': {
       if (!bare) return usage(verb);
-      const reading = host.reading();
-      return reading ? JSON.stringify(reading) : errLine(ProtocolError.NO_READING);
+      return host.readJson() ?? errLine(ProtocolError.NO_READING);
+    }
+    case 'HISTORY': {
+      if (bare) return host.historyJson();
+      const arg = rest.trim();
+      const n = /^\d{1,6}$/.test(arg) ? Number(arg) : NaN;
+      return n <= MAX_HISTORY_REQUEST ? host.historyJson(n) : usage(verb);
     }
     case 'SET': {
       const sep = rest.indexOf(' ');

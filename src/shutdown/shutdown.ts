@@ -58,12 +58,6 @@ export class Shutdown {
     return this.#state;
   }
 
-  /** Seconds left in the countdown (0 when not draining). */
-  get remainingS(): number {
-    if (this.#state !== 'draining') return 0;
-    return Math.max(0, Math.ceil((this.#opts.graceMs - (this.#timers.now() - this.#startedAt)) / 1000));
-  }
-
   install(target: NodeJS.EventEmitter = process): void {
     for (const signal of SHUTDOWN_SIGNALS) {
       const handler = (): void => this.signal(signal);

@@ -1,6 +1,6 @@
 /**
  * Built-in task `ds18b20`: reads every DS18B20 1-wire sensor under `<w1Root>/28-<serial>/w1_slave`
- * (w1Root from the config, default /sys/bus/w1/devices).
+ * (`--w1-root`, default /sys/bus/w1/devices).
  *
  * Result shape (stable, so clients need no existence checks):
  *   { "sensors": { "28-00000a1b2c3d": 21.437, "28-...": null }, "errors": { "28-...": "crc" } }
@@ -20,7 +20,6 @@ import { join } from 'node:path';
 import { PinetdError } from '../errors.js';
 import type { TaskFn } from './types.js';
 
-export const DEFAULT_W1_ROOT = '/sys/bus/w1/devices';
 /** Family code 28 = DS18B20; the rest is the 48-bit serial in hex. */
 const SENSOR_DIR = /^28-[0-9a-f]{12}$/i;
 /** Leaves one of libuv's 4 default threads free for the rest of the daemon's file I/O. */
@@ -123,9 +122,6 @@ export async function readDs18b20(root: string, signal: AbortSignal): Promise<Ds
   return reading;
 }
 
-const ds18b20: TaskFn = (ctx) => {
-  const configured = ctx.config?.w1Root;
-  return readDs18b20(typeof configured === 'string' && configured !== '' ? configured : DEFAULT_W1_ROOT, ctx.signal);
-};
+const ds18b20: TaskFn = (ctx) => readDs18b20(ctx.config.w1Root, ctx.signal);
 
 export default ds18b20;

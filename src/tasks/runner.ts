@@ -6,10 +6,11 @@
  * periods rather than starting a second copy.
  */
 import type { Logger } from 'pino';
+import type { Config } from '../config/options.js';
 import { PinetdError } from '../errors.js';
 import type { TaskGpio } from '../gpio/types.js';
 import { realTimers, type Timers } from '../util/timers.js';
-import type { TaskFn } from './types.js';
+import type { TaskContext, TaskFn } from './types.js';
 
 /** Serialised results go to READ and every subscriber: keep them small. */
 export const MAX_RESULT_BYTES = 64 * 1024;
@@ -29,7 +30,7 @@ export interface RunnerOptions {
   readonly timeoutMs: number;
   readonly log: Logger;
   readonly gpio?: TaskGpio;
-  readonly config?: Readonly<Record<string, unknown>>;
+  readonly config: Readonly<Config>;
   readonly timers?: Timers;
   readonly wallClock?: () => Date;
 }
@@ -63,11 +64,11 @@ export class TaskRunner {
     const controller = new AbortController();
     this.#controller = controller;
     const started = this.#timers.now();
-    const ctx = {
+    const ctx: TaskContext = {
       log: log.child({ task: this.name }),
       signal: controller.signal,
+      config: this.#opts.config,
       ...(this.#opts.gpio ? { gpio: this.#opts.gpio } : {}),
-      ...(this.#opts.config ? { config: this.#opts.config } : {}),
     };
     // Promise.resolve().then: a task that throws synchronously is a failed run, not a crash.
     const running = Promise.resolve().then(() => this.#opts.task(ctx));

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Config } from '../config/options.js';
 import type { TaskGpio } from '../gpio/types.js';
 
 /** What a task receives. Later additions are optional so user modules keep working. */
@@ -8,8 +9,11 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** GPIO for the pins the task declares (see the config's `inputs`). */
   readonly gpio?: TaskGpio;
-  /** The parsed config file's object (tasks read their own keys, e.g. `inputs`, `w1Root`). */
-  readonly config?: Readonly<Record<string, unknown>>;
+  /**
+   * The daemon's effective configuration (flags > environment > file > defaults, validated),
+   * e.g. `w1Root`, `inputs`, `taskTimeout`. Read-only: a task cannot reconfigure the daemon.
+   */
+  readonly config: Readonly<Config>;
 }
 
 /** A task module's default export. Its resolved value becomes the READ value (must be JSON-serialisable). */

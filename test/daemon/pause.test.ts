@@ -46,6 +46,30 @@ describe.concurrent('pause cycle', () => {
     }
   });
 
+  it('HISTORY holds the last --history readings, oldest first, the newest equal to READ; STATUS counts them', async () => {
+    const { daemon, port } = await startDaemon(['--pause-every', '100ms', '--history', '3', '--task', 'test/fixtures/tasks/slow.mjs'], { PINETD_TEST_TASK_MS: '5' });
+    try {
+      const c = await LineClient.connect(port);
+      expect(await c.request('HISTORY')).toBe('[]');
+      await daemon.waitFor(() => daemon.messages('resumed').length >= 5, 5000);
+      const history = JSON.parse(await c.request('HISTORY')) as Array<{ at: string; durationMs: number; value: { runs: number } }>;
+      expect(history).toHaveLength(3);
+      const runs = history.map((r) => r.value.runs);
+      expect(runs).toEqual([runs[0]!, runs[0]! + 1, runs[0]! + 2]);
+      expect(Object.keys(history[0]!)).toEqual(['at', 'durationMs', 'value']);
+      const last = JSON.parse(await c.request('HISTORY 1')) as typeof history;
+      const read = JSON.parse(await c.request('READ')) as { at: string; durationMs: number; value: unknown };
+      expect(last).toHaveLength(1);
+      expect({ at: read.at, durationMs: read.durationMs, value: read.value }).toEqual(last[0]);
+      const status = JSON.parse(await c.request('STATUS')) as { history: number; historyDropped: number };
+      expect(status).toMatchObject({ history: 3, historyDropped: 0 });
+      expect(await c.request('HISTORY many')).toBe('ERR usage HISTORY [n]');
+      c.close();
+    } finally {
+      await stop(daemon);
+    }
+  });
+
   it('records each run: READ has the latest value, STATUS counts pauses; logs paused/resumed with durationMs', async () => {
     const { daemon, port } = await startDaemon(['--pause-every', '300ms', '--task', 'test/fixtures/tasks/slow.mjs'], { PINETD_TEST_TASK_MS: '50' });
     try {

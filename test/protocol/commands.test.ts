@@ -2,8 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { handleLine, type CommandHost, type Session } from '../../src/protocol/commands.js';
 import { KvStore } from '../../src/protocol/store.js';
 
-function setup(reading: object | null = null, store = new KvStore()) {
-  const host: CommandHost = { store, status: () => ({ state: 'serving', clients: 1 }), reading: () => reading };
+function setup(reading: object | null = null, store = new KvStore(), history: object[] = []) {
+  const host: CommandHost = {
+    store,
+    status: () => ({ state: 'serving', clients: 1 }),
+    readJson: () => (reading ? JSON.stringify(reading) : undefined),
+    historyJson: (n) => JSON.stringify(n === undefined ? history : history.slice(Math.max(0, history.length - n))),
+  };
   const session: Session = { quit: false, subscribed: false };
   return { send: (line: string) => handleLine(line, host, session), session, store };
 }
@@ -36,6 +41,18 @@ describe('line protocol commands', () => {
     const reading = { at: '2026-01-01T00:00:00.000Z', ok: true, durationMs: 3, value: { t: 21.5 } };
     expect(JSON.parse(setup(reading).send('READ'))).toEqual(reading);
     expect(setup(reading).send('READ x')).toBe('ERR usage READ');
+  });
+
+  it('HISTORY answers the history array, HISTORY n the last n; anything else is its usage', () => {
+    const history = [{ v: 1 }, { v: 2 }, { v: 3 }];
+    const { send } = setup(null, new KvStore(), history);
+    expect(JSON.parse(send('HISTORY'))).toEqual(history);
+    expect(JSON.parse(send('history 2'))).toEqual([{ v: 2 }, { v: 3 }]);
+    expect(JSON.parse(send('HISTORY 0'))).toEqual([]);
+    expect(JSON.parse(send('HISTORY  100000 '))).toEqual(history);
+    for (const bad of ['HISTORY -1', 'HISTORY 1.5', 'HISTORY x', 'HISTORY 100001', 'HISTORY 1 2', 'HISTORY 0x10']) {
+      expect(send(bad), bad).toBe('ERR usage HISTORY [n]');
+    }
   });
 
   it('SET/GET/DEL store, fetch, and delete values that may contain spaces', () => {
@@ -89,7 +106,7 @@ describe('line protocol commands', () => {
   });
 
   it('HELP lists every verb', () => {
-    expect(setup().send('HELP')).toBe('verbs: PING ECHO STATUS READ SET GET DEL SUBSCRIBE UNSUBSCRIBE HELP QUIT');
+    expect(setup().send('HELP')).toBe('verbs: PING ECHO STATUS READ HISTORY SET GET DEL SUBSCRIBE UNSUBSCRIBE HELP QUIT');
   });
 
   it('QUIT answers BYE and marks the session', () => {

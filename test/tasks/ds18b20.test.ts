@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import ds18b20, { parseW1Slave } from '../../src/tasks/ds18b20.js';
+import { DEFAULTS } from '../../src/config/options.js';
 import type { TaskContext } from '../../src/tasks/types.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/w1/${name}`, import.meta.url));
-const ctx = (w1Root: string, signal = new AbortController().signal): TaskContext => ({ log: pino({ level: 'silent' }), signal, config: { w1Root } });
+const ctx = (w1Root: string, signal = new AbortController().signal): TaskContext => ({ log: pino({ level: 'silent' }), signal, config: { ...DEFAULTS, w1Root } });
 const sensorError = (message: string | RegExp) => expect.objectContaining({ code: 'PINETD_E_SENSOR', message: typeof message === 'string' ? expect.stringContaining(message) : expect.stringMatching(message) });
 
 describe('parseW1Slave', () => {

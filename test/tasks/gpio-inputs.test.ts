@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { createMockBackend } from '../../src/gpio/mock.js';
 import { openTaskGpio, parseHardwareConfig } from '../../src/gpio/pins.js';
 import type { GpioLine, TaskGpio } from '../../src/gpio/types.js';
+import { DEFAULTS } from '../../src/config/options.js';
 import gpioInputs from '../../src/tasks/gpio-inputs.js';
 import type { TaskContext } from '../../src/tasks/types.js';
 
 const log = pino({ level: 'silent' });
-const ctx = (gpio: TaskGpio | undefined, signal = new AbortController().signal): TaskContext => ({ log, signal, ...(gpio && { gpio }) });
+const ctx = (gpio: TaskGpio | undefined, signal = new AbortController().signal): TaskContext => ({ log, signal, config: DEFAULTS, ...(gpio && { gpio }) });
 
 function lineThat(read: () => Promise<0 | 1>): GpioLine {
   return { pin: 4, direction: 'in', read, write: () => Promise.resolve(), close: () => {} };

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULTS } from '../../src/config/options.js';
 import { TaskRunner } from '../../src/tasks/runner.js';
 import type { TaskFn } from '../../src/tasks/types.js';
 import { fakeTimers, recordingLogger } from '../helpers/fake.js';
@@ -12,7 +13,7 @@ afterEach(() => {
 
 function runner(task: TaskFn, timeoutMs = 1000) {
   const rec = recordingLogger();
-  return { r: new TaskRunner({ task, name: 't', timeoutMs, log: rec.log, timers: fakeTimers }), rec };
+  return { r: new TaskRunner({ task, name: 't', timeoutMs, log: rec.log, timers: fakeTimers, config: DEFAULTS }), rec };
 }
 
 describe('TaskRunner', () => {

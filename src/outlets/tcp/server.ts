@@ -4,10 +4,12 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { PinetdError, ProtocolError, errLine } from '../errors.js';
-import type { Protocol } from '../config/options.js';
-import type { CommandHost } from '../protocol/commands.js';
-import { Connection, HOLD_CYCLE } from './connection.js';
+import { PinetdError, ProtocolError, errLine } from '../../errors.js';
+import type { Protocol } from '../../config/options.js';
+import type { CommandHost } from '../../protocol/commands.js';
+import { realTimers, type Timers } from '../../util/timers.js';
+import { Connection } from './connection.js';
+import { retire } from './retire.js';
 
 export interface ServerOptions {
   readonly host: string;
@@ -19,8 +21,8 @@ export interface ServerOptions {
   readonly maxPendingOutput?: number;
   readonly commands: CommandHost;
   readonly log: Logger;
-  readonly now?: () => number;
-  /** Requests answered (for STATUS counters and the activity LED). */
+  readonly timers?: Timers;
+  /** Requests received (for STATUS counters and the activity LED). */
   onRequests?(count: number): void;
   /** The number of admitted, not yet ended connections changed. */
   onClientCount?(count: number): void;
@@ -31,6 +33,7 @@ const DEFAULT_MAX_PENDING_OUTPUT = 256 * 1024;
 
 export class PinetdServer {
   readonly #opts: ServerOptions;
+  readonly #timers: Timers;
   readonly #server: net.Server;
   readonly #live = new Set<Connection>();
   /** Every open socket, including ended and refused ones still flushing: close() ends them all. */
@@ -41,6 +44,7 @@ export class PinetdServer {
 
   constructor(opts: ServerOptions) {
     this.#opts = opts;
+    this.#timers = opts.timers ?? realTimers;
     // pauseOnConnect: a connection accepted during a pause is held unread.
     // allowHalfOpen: a client may send its requests and FIN, and still get every answer.
     this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, this.#onConnection);
@@ -70,12 +74,12 @@ export class PinetdServer {
   /** Stop reading every connection (and hold new ones) for a pause. */
   pause(): void {
     this.#held = true;
-    for (const conn of this.#live) conn.hold(HOLD_CYCLE);
+    for (const conn of this.#live) conn.hold();
   }
 
   resume(): void {
     this.#held = false;
-    for (const conn of this.#live) conn.release(HOLD_CYCLE);
+    for (const conn of this.#live) conn.release();
   }
 
   /** Tell everyone SHUTDOWN; from now on new clients are told the same and closed. */
@@ -113,7 +117,9 @@ export class PinetdServer {
     if (this.#draining || this.#live.size >= this.#opts.maxClients) {
       const line = this.#draining ? SHUTDOWN_NOTICE : errLine(ProtocolError.BUSY);
       log.info({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: this.#draining ? 'shutting down' : 'max clients' }, 'connection refused');
-      refuse(socket, this.#opts.protocol === 'lines' ? `${line}\n` : line);
+      // Refused clients get one line and are closed; they never count as clients.
+      socket.on('error', () => {});
+      retire(socket, this.#timers, this.#opts.protocol === 'lines' ? `${line}\n` : line);
       return;
     }
     const conn = new Connection(
@@ -125,7 +131,7 @@ export class PinetdServer {
         maxPendingOutput: this.#opts.maxPendingOutput ?? DEFAULT_MAX_PENDING_OUTPUT,
         commands: this.#opts.commands,
         log,
-        now: this.#opts.now ?? (() => performance.now()),
+        timers: this.#timers,
         onRequests: (n) => this.#opts.onRequests?.(n),
         onEnded: (c) => {
           if (this.#live.delete(c)) this.#opts.onClientCount?.(this.#live.size);
@@ -138,14 +144,4 @@ export class PinetdServer {
     log.info({ remote: conn.remote, clients: this.#live.size }, 'client connected');
     this.#opts.onClientCount?.(this.#live.size);
   };
-}
-
-/** Refused clients get one line and are closed; they never count as clients. */
-function refuse(socket: net.Socket, text: string): void {
-  socket.on('error', () => {});
-  socket.resume(); // discard input so the peer's FIN is read and the socket closes
-  socket.end(text);
-  const timer = setTimeout(() => socket.destroy(), 2000);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
 }

@@ -1,24 +1,28 @@
 /**
  * One client connection: framing, in-order responses, pause/backpressure, idle timeout.
  *
- * Responses are produced synchronously per received chunk and written in one `write`, so
- * they are always in request order and a pushed line can never land inside another one.
- * Reading stops for two independent reasons (the pause cycle, and a peer that does not read
- * its responses); it resumes only when neither holds. Held bytes stay in the socket/kernel
- * buffers: TCP flow control bounds them, not our heap.
+ * Its lifecycle is one state field (after Go's net/http ConnState):
+ *
+ *   active ⇄ held            reading / held unread by the pause cycle
+ *   active|held → closing    we ended it (QUIT, idle, line too long, shutdown): flushing
+ *   any → closed             the socket is gone
+ *
+ * Backpressure is a separate, write-side fact (`#awaitingDrain`): reading also stops while
+ * the socket refuses data. Responses are produced synchronously per received chunk and
+ * written in one `write`, so they are always in request order and a pushed line can never
+ * land inside another one. Held bytes stay in the socket/kernel buffers: TCP flow control
+ * bounds them, not our heap.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ProtocolError, errLine } from '../errors.js';
-import { handleLine, type CommandHost, type Session } from '../protocol/commands.js';
-import { LineParser } from '../protocol/line-parser.js';
-import type { Protocol } from '../config/options.js';
+import { ProtocolError, errLine } from '../../errors.js';
+import { handleLine, type CommandHost, type Session } from '../../protocol/commands.js';
+import { LineParser } from '../../protocol/line-parser.js';
+import type { Protocol } from '../../config/options.js';
+import type { TimerHandle, Timers } from '../../util/timers.js';
+import { retire } from './retire.js';
 
-export const HOLD_CYCLE = 1;
-export const HOLD_BACKPRESSURE = 2;
-
-/** How long a server-ended connection may take to flush before it is destroyed. */
-const END_FLUSH_MS = 2000;
+export type ConnState = 'active' | 'held' | 'closing' | 'closed';
 
 export interface ConnectionDeps {
   readonly protocol: Protocol;
@@ -31,8 +35,8 @@ export interface ConnectionDeps {
   readonly maxPendingOutput: number;
   readonly commands: CommandHost;
   readonly log: Logger;
-  readonly now: () => number;
-  /** Called for every request (for STATUS counters and the activity LED). */
+  readonly timers: Timers;
+  /** Requests answered, once per batch (STATUS counters, the activity LED). */
   onRequests(count: number): void;
   /** The server ended or lost this connection: it stops counting toward --max-clients. */
   onEnded(conn: Connection): void;
@@ -44,24 +48,23 @@ export class Connection {
   readonly session: Session = { quit: false, subscribed: false };
   readonly #deps: ConnectionDeps;
   readonly #parser: LineParser;
-  #holds = 0;
-  #ended = false;
+  #state: ConnState;
+  #awaitingDrain = false;
   /** Lines read but not yet answered (output was over the cap); bounded by one read. */
   #queue: string[] = [];
   #queued = 0;
   #tooLong = false;
   #peerEnded = false;
   #lastActivity: number;
-  #pausedAt = 0;
-  #idleTimer: NodeJS.Timeout | undefined;
-  #flushTimer: NodeJS.Timeout | undefined;
+  #heldAt = 0;
+  #idleTimer: TimerHandle | undefined;
 
   constructor(socket: Socket, deps: ConnectionDeps, held: boolean) {
     this.socket = socket;
     this.#deps = deps;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#parser = new LineParser(deps.maxLine);
-    this.#lastActivity = deps.now();
+    this.#lastActivity = deps.timers.now();
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     socket.on('data', this.#onData);
@@ -70,45 +73,48 @@ export class Connection {
     socket.on('error', this.#onError);
     socket.once('close', this.#onClose);
     // The server accepts with pauseOnConnect, so nothing is read until we say so.
-    if (held) this.hold(HOLD_CYCLE);
+    this.#state = 'active';
+    if (held) this.hold();
     else {
       socket.resume();
       this.#armIdle(deps.idleTimeoutMs);
     }
   }
 
-  hold(reason: number): void {
-    if (this.#holds === 0) {
-      this.socket.pause();
-      if (reason === HOLD_CYCLE) this.#suspendIdle();
-    } else if (reason === HOLD_CYCLE && !(this.#holds & HOLD_CYCLE)) {
-      this.#suspendIdle();
-    }
-    this.#holds |= reason;
+  get state(): ConnState {
+    return this.#state;
   }
 
-  release(reason: number): void {
-    if (!(this.#holds & reason)) return;
-    this.#holds &= ~reason;
-    if (reason === HOLD_CYCLE) {
-      // Time spent paused does not count toward the idle timeout.
-      this.#lastActivity += this.#deps.now() - this.#pausedAt;
-      this.#armIdle(Math.max(0, this.#deps.idleTimeoutMs - (this.#deps.now() - this.#lastActivity)));
-    }
+  /** The pause cycle holds the connection: nothing is read or answered, idle time stops. */
+  hold(): void {
+    if (this.#state !== 'active') return;
+    this.#state = 'held';
+    this.socket.pause();
+    this.#heldAt = this.#deps.timers.now();
+    this.#clearIdle();
+  }
+
+  release(): void {
+    if (this.#state !== 'held') return;
+    this.#state = 'active';
+    const now = this.#deps.timers.now();
+    // Time spent held does not count toward the idle timeout.
+    this.#lastActivity += now - this.#heldAt;
+    this.#armIdle(Math.max(0, this.#deps.idleTimeoutMs - (now - this.#lastActivity)));
     // Still waiting for 'drain'? Then the drain handler continues the queue, not us.
-    if (this.#queued < this.#queue.length && !(this.#holds & HOLD_BACKPRESSURE)) this.#work();
-    if (this.#holds === 0 && !this.#ended) this.socket.resume();
+    if (!this.#awaitingDrain) this.#work();
+    this.#resumeReading();
   }
 
   /** A server notice (SHUTDOWN): a line in `lines` mode, bare text in `echo` mode. */
   notice(text: string): void {
-    if (this.#ended || this.socket.destroyed) return;
+    if (this.#state === 'closing' || this.#state === 'closed') return;
     this.socket.write(this.#deps.protocol === 'lines' ? `${text}\n` : text);
   }
 
   /** Pushes a line to a subscriber; drops a subscriber that lets its output pile up. */
   push(line: string): void {
-    if (this.#ended || this.socket.destroyed) return;
+    if (this.#state === 'closing' || this.#state === 'closed') return;
     if (this.socket.writableLength + Buffer.byteLength(line) > this.#deps.maxPendingOutput) {
       this.#deps.log.warn({ remote: this.remote, pendingBytes: this.socket.writableLength }, 'subscriber not reading: output cap reached, dropping connection');
       this.destroy();
@@ -119,52 +125,45 @@ export class Connection {
 
   /** Ends the connection from our side, optionally after a last line. Idempotent. */
   end(lastLine?: string): void {
-    if (this.#ended) return;
-    if (lastLine !== undefined) this.notice(lastLine);
-    this.#ended = true;
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    this.#state = 'closing';
     this.#clearIdle();
-    // Read and discard from here on, so the peer's FIN is seen and the socket closes
-    // promptly instead of lingering half-open (and never sending an RST over unread data).
-    this.socket.off('data', this.#onData);
-    this.socket.resume();
-    this.socket.end();
-    // A peer that never reads (or never closes) would keep the socket forever: destroy it
-    // once a flush interval passes without progress; a slow but reading peer gets its data.
-    let written = this.socket.bytesWritten;
-    const check = (): void => {
-      if (this.socket.writableLength > 0 && this.socket.bytesWritten > written) {
-        written = this.socket.bytesWritten;
-        this.#flushTimer = setTimeout(check, END_FLUSH_MS);
-        this.#flushTimer.unref();
-        return;
-      }
-      this.socket.destroy();
-    };
-    this.#flushTimer = setTimeout(check, END_FLUSH_MS);
-    this.#flushTimer.unref();
+    const text = lastLine === undefined ? undefined : this.#deps.protocol === 'lines' ? `${lastLine}\n` : lastLine;
+    retire(this.socket, this.#deps.timers, text);
     this.#deps.onEnded(this);
   }
 
   destroy(): void {
     this.#clearIdle();
-    if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.socket.destroy();
-    if (!this.#ended) {
-      this.#ended = true;
-      this.#deps.onEnded(this);
-    }
+    this.#closed();
+  }
+
+  #resumeReading(): void {
+    if (this.#state === 'active' && !this.#awaitingDrain) this.socket.resume();
+  }
+
+  #closed(): void {
+    const wasCounted = this.#state !== 'closing' && this.#state !== 'closed';
+    this.#state = 'closed';
+    if (wasCounted) this.#deps.onEnded(this);
   }
 
   #onData = (chunk: Buffer): void => {
-    this.#lastActivity = this.#deps.now();
+    this.#lastActivity = this.#deps.timers.now();
     if (this.#deps.protocol === 'echo') {
-      if (!this.socket.write(chunk) || this.socket.writableLength >= this.#deps.maxPendingOutput) this.hold(HOLD_BACKPRESSURE);
+      if (!this.socket.write(chunk) || this.socket.writableLength >= this.#deps.maxPendingOutput) this.#waitForDrain();
       this.#deps.onRequests(1);
       return;
     }
     const { lines, tooLong } = this.#parser.push(chunk);
     this.#enqueue(lines, tooLong);
   };
+
+  #waitForDrain(): void {
+    this.#awaitingDrain = true;
+    this.socket.pause();
+  }
 
   #enqueue(lines: string[], tooLong: boolean): void {
     if (this.#queued === this.#queue.length) {
@@ -184,25 +183,26 @@ export class Connection {
    * Nothing is answered while the pause cycle holds the connection.
    */
   #work(): void {
-    if (this.#ended || this.#holds & HOLD_CYCLE) return;
+    if (this.#state !== 'active') return;
     const cap = this.#deps.maxPendingOutput;
     while (this.#queued < this.#queue.length) {
       let out = '';
+      const first = this.#queued;
       while (this.#queued < this.#queue.length && out.length < cap) {
         const line = this.#queue[this.#queued]!;
         this.#queued += 1;
-        // Counted before answering, so a STATUS includes itself.
-        this.#deps.onRequests(1);
         out += `${handleLine(line, this.#deps.commands, this.session)}\n`;
         if (this.session.quit) break;
       }
+      // Once per batch, not per line: this is the hot path.
+      this.#deps.onRequests(this.#queued - first);
       const flushed = this.socket.write(out);
       if (this.session.quit) {
         this.end();
         return;
       }
       if (!flushed) {
-        this.hold(HOLD_BACKPRESSURE); // released by 'drain', which also resumes this loop
+        this.#waitForDrain(); // 'drain' resumes this loop
         return;
       }
     }
@@ -218,7 +218,7 @@ export class Connection {
 
   #onPeerEnd = (): void => {
     // The client half-closed: answer what it sent (a last line without `\n` counts), then close.
-    if (this.#deps.protocol === 'lines' && !this.#ended) {
+    if (this.#deps.protocol === 'lines' && (this.#state === 'active' || this.#state === 'held')) {
       this.#peerEnded = true;
       const { lines, tooLong } = this.#parser.end();
       this.#enqueue(lines, tooLong);
@@ -227,8 +227,13 @@ export class Connection {
     this.end();
   };
 
-  /** The socket took its queued output: continue answering (release() resumes the queue). */
-  #onDrain = (): void => this.release(HOLD_BACKPRESSURE);
+  /** The socket took its queued output: continue answering, then reading. */
+  #onDrain = (): void => {
+    if (!this.#awaitingDrain) return;
+    this.#awaitingDrain = false;
+    this.#work();
+    this.#resumeReading();
+  };
 
   #onError = (err: NodeJS.ErrnoException): void => {
     // Resets and broken pipes are ordinary client behaviour, not daemon faults.
@@ -237,40 +242,32 @@ export class Connection {
 
   #onClose = (): void => {
     this.#clearIdle();
-    if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onPeerEnd);
     this.socket.off('drain', this.#onDrain);
-    if (!this.#ended) {
-      this.#ended = true;
-      this.#deps.onEnded(this);
-    }
+    this.#closed();
   };
 
-  #suspendIdle(): void {
-    this.#pausedAt = this.#deps.now();
-    this.#clearIdle();
-  }
-
   #armIdle(delay: number): void {
-    if (this.#deps.idleTimeoutMs === 0 || this.#ended) return;
+    if (this.#deps.idleTimeoutMs === 0 || this.#state !== 'active') return;
     this.#clearIdle();
-    this.#idleTimer = setTimeout(this.#onIdleTimer, delay);
+    this.#idleTimer = this.#deps.timers.setTimeout(this.#onIdleTimer, delay);
     this.#idleTimer.unref();
   }
 
   #clearIdle(): void {
-    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#deps.timers.clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
   }
 
   /** Lazy idle check: data only stamps a time; the timer re-arms for the remainder. */
   #onIdleTimer = (): void => {
     this.#idleTimer = undefined;
-    if (this.#holds & HOLD_CYCLE) return;
+    if (this.#state !== 'active') return;
+    const now = this.#deps.timers.now();
     // A subscriber is silent by design: it waits for pushes (TCP keepalive catches dead peers).
-    if (this.session.subscribed) this.#lastActivity = this.#deps.now();
-    const silent = this.#deps.now() - this.#lastActivity;
+    if (this.session.subscribed) this.#lastActivity = now;
+    const silent = now - this.#lastActivity;
     if (silent < this.#deps.idleTimeoutMs) {
       this.#armIdle(this.#deps.idleTimeoutMs - silent);
       return;

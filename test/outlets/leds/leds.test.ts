@@ -4,9 +4,9 @@
  */
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PinetdError } from '../../src/errors.js';
-import { createMockBackend } from '../../src/gpio/mock.js';
-import { createLeds } from '../../src/leds/leds.js';
+import { PinetdError } from '../../../src/errors.js';
+import { createMockBackend } from '../../../src/gpio/mock.js';
+import { createLeds } from '../../../src/outlets/leds/leds.js';
 
 const READY = 17;
 const ACTIVITY = 27;

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createNotifier, type NotifierOptions } from '../../src/systemd/notify.js';
-import { realTimers, type TimerHandle, type Timers } from '../../src/util/timers.js';
+import { createNotifier, type NotifierOptions } from '../../../src/outlets/systemd/notify.js';
+import { realTimers, type TimerHandle, type Timers } from '../../../src/util/timers.js';
 
 const FAKE_CLI = `#!/usr/bin/env node
 const fs = require('node:fs');

@@ -8,9 +8,9 @@
  * hot path (activity) costs one comparison when a pulse is already in flight.
  */
 import type { Logger } from 'pino';
-import { parsePinMap, type PinSpec } from '../gpio/pins.js';
-import type { Bit, GpioBackend, GpioLine } from '../gpio/types.js';
-import { realTimers, type TimerHandle, type Timers } from '../util/timers.js';
+import { parsePinMap, type PinSpec } from '../../gpio/pins.js';
+import type { Bit, GpioBackend, GpioLine } from '../../gpio/types.js';
+import { realTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 
 export type LedRole = 'ready' | 'activity' | 'task' | 'error';
 export type LedState = 'on' | 'off' | 'blinking';

@@ -17,7 +17,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import type { Logger } from 'pino';
 import sdNotify from 'systemd-notify';
-import { realTimers, type TimerHandle, type Timers } from '../util/timers.js';
+import { realTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 

@@ -1,9 +1,9 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KvStore } from '../../src/protocol/store.js';
-import { PinetdServer, type ServerOptions } from '../../src/server/server.js';
-import { LineClient } from '../helpers/client.js';
-import { recordingLogger } from '../helpers/fake.js';
+import { KvStore } from '../../../src/protocol/store.js';
+import { PinetdServer, type ServerOptions } from '../../../src/outlets/tcp/server.js';
+import { LineClient } from '../../helpers/client.js';
+import { recordingLogger } from '../../helpers/fake.js';
 
 const servers: PinetdServer[] = [];
 const clients: LineClient[] = [];
@@ -23,7 +23,7 @@ async function serve(opts: Partial<ServerOptions> = {}) {
     maxClients: 10,
     maxLine: 64,
     idleTimeoutMs: 0,
-    commands: { store: new KvStore(), status: () => ({ state: 'serving', requests }), reading: () => null },
+    commands: { store: new KvStore(), status: () => ({ state: 'serving', requests }), readJson: () => undefined, historyJson: () => '[]' },
     log: rec.log,
     onRequests: (n) => {
       requests += n;
@@ -290,7 +290,7 @@ describe('PinetdServer over real sockets', () => {
 
   it('fails to listen on a port in use with a clear PINETD_E_LISTEN error', async () => {
     const { port } = await serve();
-    const second = new PinetdServer({ host: '127.0.0.1', port, protocol: 'lines', maxClients: 1, maxLine: 64, idleTimeoutMs: 0, commands: { store: new KvStore(), status: () => ({}), reading: () => null }, log: recordingLogger().log });
+    const second = new PinetdServer({ host: '127.0.0.1', port, protocol: 'lines', maxClients: 1, maxLine: 64, idleTimeoutMs: 0, commands: { store: new KvStore(), status: () => ({}), readJson: () => undefined, historyJson: () => '[]' }, log: recordingLogger().log });
     await expect(second.listen()).rejects.toMatchObject({ code: 'PINETD_E_LISTEN', message: `cannot listen on 127.0.0.1:${port}: address already in use` });
   });
 });

@@ -1,0 +1,65 @@
+/**
+ * The TCP outlet: the line protocol (or echo) server bound to the hub. The hub's pause holds
+ * every connection, draining sends SHUTDOWN, a reading is pushed to subscribers; the server
+ * reports requests and client counts back. The protocol answers from the hub's payloads.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/options.js';
+import type { Hub } from '../../hub/hub.js';
+import type { KvStore } from '../../protocol/store.js';
+import type { Timers } from '../../util/timers.js';
+import type { Outlet } from '../outlet.js';
+import { PinetdServer } from './server.js';
+
+export interface TcpOutlet extends Outlet {
+  readonly server: PinetdServer;
+  /** Where it listens, once started. */
+  readonly address: AddressInfo | undefined;
+}
+
+export interface TcpOutletDeps {
+  readonly config: Readonly<Config>;
+  readonly hub: Hub;
+  readonly store: KvStore;
+  readonly log: Logger;
+  readonly timers: Timers;
+}
+
+export function createTcpOutlet({ config, hub, store, log, timers }: TcpOutletDeps): TcpOutlet {
+  const server = new PinetdServer({
+    host: config.host,
+    port: config.port,
+    protocol: config.protocol,
+    maxClients: config.maxClients,
+    maxLine: config.maxLine,
+    idleTimeoutMs: config.idleTimeout,
+    commands: {
+      store,
+      status: () => hub.status(),
+      readJson: () => hub.readJson(),
+      historyJson: (n) => hub.historyJson(n),
+    },
+    log,
+    timers,
+    onRequests: (n) => hub.countRequests(n),
+    onClientCount: (n) => hub.setClients(n),
+  });
+  hub.on('pause', (paused) => (paused ? server.pause() : server.resume()));
+  hub.on('state', (state) => state === 'draining' && server.drain());
+  hub.on('reading', ({ json }) => server.publish(`READING ${json}\n`));
+
+  let address: AddressInfo | undefined;
+  return {
+    name: 'tcp',
+    server,
+    get address() {
+      return address;
+    },
+    async start() {
+      address = await server.listen();
+    },
+    close: () => server.close(),
+    forceClose: () => void server.close(),
+  };
+}
