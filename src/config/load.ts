@@ -131,7 +131,7 @@ export function loadConfig({ argv, env, readFile = readConfigText }: Sources): L
 export function helpText(version: string): string {
   const rows = OPTIONS.filter((o) => !o.fileOnly).map((o) => {
     const d = DEFAULTS[o.key];
-    const shown = d === null ? '' : ` (default: ${typeof d === 'number' && DURATION_KEYS.has(o.key) ? formatDuration(d) : String(d)})`;
+    const shown = d === null || (Array.isArray(d) && d.length === 0) ? '' : ` (default: ${typeof d === 'number' && DURATION_KEYS.has(o.key) ? formatDuration(d) : String(d)})`;
     return `  ${`${o.flag} ${o.arg}`.padEnd(28)} ${o.describe}${shown}`;
   });
   return [

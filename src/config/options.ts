@@ -3,6 +3,7 @@
  * config-file readers, validation, `--help` and `--print-config`, so they cannot disagree.
  */
 import { isIP } from 'node:net';
+import { parseCidrs } from '../net/access.js';
 import { parseDuration } from './duration.js';
 
 export type GpioMode = 'auto' | 'onoff' | 'mock';
@@ -18,6 +19,9 @@ export interface Config {
   taskTimeout: number;
   shutdownGrace: number;
   maxClients: number;
+  /** CIDRs allowed to connect (TCP and HTTP); empty = everyone. */
+  allow: string[];
+  maxClientsPerIp: number;
   maxLine: number;
   idleTimeout: number;
   history: number;
@@ -86,6 +90,15 @@ function host(raw: unknown): Parsed<string> {
   return isIP(raw) !== 0 || name.test(raw) ? { ok: true, value: raw } : { ok: false, expected };
 }
 
+/** `--allow 192.168.1.0/24,fd00::/8,127.0.0.1`, or a JSON array of the same in the file. */
+function cidrList(raw: unknown): Parsed<string[]> {
+  const expected = 'comma-separated IPv4/IPv6 addresses or CIDRs, e.g. 192.168.1.0/24,fd00::/8,127.0.0.1';
+  const text = Array.isArray(raw) && raw.every((x) => typeof x === 'string') ? raw.join(',') : typeof raw === 'string' ? raw : undefined;
+  if (text === undefined || text.length > 65_536) return { ok: false, expected };
+  const parsed = parseCidrs(text);
+  return parsed.ok ? { ok: true, value: parsed.entries } : { ok: false, expected: `${expected}; '${parsed.entry}' is not one` };
+}
+
 function nullable<T>(inner: (raw: unknown) => Parsed<T>) {
   return (raw: unknown): Parsed<T | null> => (raw === null ? { ok: true, value: null } : inner(raw));
 }
@@ -110,6 +123,8 @@ export const OPTIONS: readonly OptionDef[] = [
   def('taskTimeout', 'DURATION', 'a task running longer is abandoned (its AbortSignal fires)', duration(1, 'forbidden', ', greater than 0')),
   def('shutdownGrace', 'DURATION', 'countdown after the first shutdown signal', duration(0, 'allowed', '')),
   def('maxClients', 'N', 'connections beyond this get `ERR busy` and are closed', int(1, 10000)),
+  def('allow', 'CIDR[,CIDR...]', 'only these addresses may connect (TCP and HTTP); others get `ERR forbidden`; empty = all', cidrList),
+  def('maxClientsPerIp', 'N', 'concurrent connections per remote address; the next gets `ERR busy`; 0 = no cap', int(0, 10000)),
   def('maxLine', 'BYTES', 'longest request line; longer gets `ERR line-too-long` and a close', int(16, 1_048_576)),
   def('idleTimeout', 'DURATION', 'a client silent this long is closed; 0 disables', duration(1, 'allowed', '')),
   def('history', 'N', 'successful readings kept for HISTORY (8 MiB at most; 0 disables)', int(0, 100_000)),
@@ -133,6 +148,8 @@ export const DEFAULTS: Readonly<Config> = {
   taskTimeout: 2000,
   shutdownGrace: 5000,
   maxClients: 100,
+  allow: [],
+  maxClientsPerIp: 16,
   maxLine: 4096,
   idleTimeout: 300_000,
   history: 720,
