@@ -53,7 +53,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   const hardware = setupHardware(config, log, task.name, task.pins, deps.gpioBackend);
   const notifier = deps.notifier ?? createNotifier({ log });
   const hub = new Hub({
-    info: { task: task.name, protocol: config.protocol, gpio: hardware.backend.name, version, pid: process.pid, node: process.version, arch: process.arch },
+    info: { deviceId: config.deviceId, task: task.name, protocol: config.protocol, gpio: hardware.backend.name, version, pid: process.pid, node: process.version, arch: process.arch },
     log,
     historySize: config.history,
     timers,

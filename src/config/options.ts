@@ -3,6 +3,7 @@
  * config-file readers, validation, `--help` and `--print-config`, so they cannot disagree.
  */
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { parseCidrs } from '../net/access.js';
 import { parseDuration } from './duration.js';
 
@@ -26,6 +27,8 @@ export interface Config {
   idleTimeout: number;
   history: number;
   logLevel: string;
+  /** Names this board to MQTT, the status page and metrics; default: the hostname, reduced. */
+  deviceId: string;
   gpio: GpioMode;
   gpioChip: string | null;
   gpioBase: number | null;
@@ -99,6 +102,16 @@ function cidrList(raw: unknown): Parsed<string[]> {
   return parsed.ok ? { ok: true, value: parsed.entries } : { ok: false, expected: `${expected}; '${parsed.entry}' is not one` };
 }
 
+function deviceIdOption(raw: unknown): Parsed<string> {
+  return typeof raw === 'string' && /^[a-z0-9_-]{1,64}$/.test(raw) ? { ok: true, value: raw } : { ok: false, expected: '1-64 characters of a-z, 0-9, _ and -' };
+}
+
+/** The hostname, lowercased, reduced to [a-z0-9_-] (an MQTT topic level and an HA object id). */
+export function defaultDeviceId(host = hostname()): string {
+  const id = host.toLowerCase().replace(/\..*$/, '').replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  return id === '' ? 'pinetd' : id;
+}
+
 function nullable<T>(inner: (raw: unknown) => Parsed<T>) {
   return (raw: unknown): Parsed<T | null> => (raw === null ? { ok: true, value: null } : inner(raw));
 }
@@ -129,6 +142,7 @@ export const OPTIONS: readonly OptionDef[] = [
   def('idleTimeout', 'DURATION', 'a client silent this long is closed; 0 disables', duration(1, 'allowed', '')),
   def('history', 'N', 'successful readings kept for HISTORY (8 MiB at most; 0 disables)', int(0, 100_000)),
   def('logLevel', 'LEVEL', 'pino level', oneOf(LOG_LEVELS)),
+  def('deviceId', 'ID', 'this board\'s name for MQTT topics, the status page and metrics ([a-z0-9_-], default: the hostname)', deviceIdOption),
   def('gpio', 'MODE', 'GPIO backend: auto (onoff where usable, else mock), onoff or mock', oneOf<GpioMode>(['auto', 'onoff', 'mock'])),
   def('gpioChip', 'LABEL', 'label of the GPIO chip whose base maps BCM numbers (default: the Pi SoC chip)', nullable(text('a gpiochip label such as pinctrl-rp1'))),
   def('gpioBase', 'N', 'sysfs number of BCM 0, overriding the chip lookup', nullable(int(0, 8192))),
@@ -154,6 +168,7 @@ export const DEFAULTS: Readonly<Config> = {
   idleTimeout: 300_000,
   history: 720,
   logLevel: 'info',
+  deviceId: defaultDeviceId(),
   gpio: 'auto',
   gpioChip: null,
   gpioBase: null,

@@ -47,6 +47,7 @@ export interface HubEvents {
 
 /** Facts fixed at startup, shown in STATUS and by outlets (MQTT info, /metrics pinetd_info). */
 export interface DeviceInfo {
+  readonly deviceId: string;
   readonly task: string;
   readonly protocol: string;
   readonly gpio: string;
@@ -228,6 +229,7 @@ export class Hub extends Emitter<HubEvents> {
       history: this.history.size,
       historyDropped: this.history.dropped,
       remainingS: this.remainingS,
+      deviceId: this.info.deviceId,
       task: this.info.task,
       protocol: this.info.protocol,
       gpio: this.info.gpio,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { parseDuration } from '../../src/config/duration.js';
-import { DEFAULTS, type Config } from '../../src/config/options.js';
+import { DEFAULTS, defaultDeviceId, type Config } from '../../src/config/options.js';
 import { PinetdError } from '../../src/errors.js';
 
 function run(argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}): Config & { warnings: string[] } {
@@ -117,5 +117,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ argv: ['-v'], env: {} }).action).toBe('version');
     const printed = loadConfig({ argv: ['--print-config', '--shutdown-grace', '2s'], env: {} });
     expect(printed).toMatchObject({ action: 'print-config', config: { ...DEFAULTS, shutdownGrace: 2000 } });
+  });
+});
+
+describe('--device-id', () => {
+  it('defaults to the hostname reduced to [a-z0-9_-], and rejects anything else', () => {
+    expect(defaultDeviceId('Shelf-Pi.local')).toBe('shelf-pi');
+    expect(defaultDeviceId('My Pi #3')).toBe('my-pi-3');
+    expect(defaultDeviceId('---')).toBe('pinetd');
+    expect(() => loadConfig({ argv: ['--device-id', 'Kitchen Pi'], env: {} })).toThrow(/--device-id: 'Kitchen Pi' \(expected 1-64 characters of a-z, 0-9, _ and -\)/);
   });
 });

@@ -11,7 +11,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const INFO = { task: 'fake', protocol: 'lines', gpio: 'mock', version: '0', pid: 1, node: 'v20', arch: 'x64' };
+const INFO = { deviceId: 'shelf-pi', task: 'fake', protocol: 'lines', gpio: 'mock', version: '0', pid: 1, node: 'v20', arch: 'x64' };
 
 /** A hub whose outlets are fakes that record what they were told, in order. */
 function setup(run: () => Promise<TaskResult>) {

@@ -10,7 +10,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const INFO = { task: 'board', protocol: 'lines', gpio: 'mock', version: '9.9.9', pid: 42, node: 'v20.0.0', arch: 'arm64' };
+const INFO = { deviceId: 'shelf-pi', task: 'board', protocol: 'lines', gpio: 'mock', version: '9.9.9', pid: 42, node: 'v20.0.0', arch: 'arm64' };
 const ok = (at: string, value: unknown): TaskResult => ({ ok: true, durationMs: 12, at, value });
 const failed = (at: string): TaskResult => ({ ok: false, durationMs: 3, at, error: { code: 'PINETD_E_TASK_FAILED', message: 'boom' } });
 
@@ -65,7 +65,7 @@ describe('Hub', () => {
     vi.advanceTimersByTime(1500);
     expect(h.status()).toEqual({
       state: 'serving', uptimeMs: 1500, clients: 4, requests: 7, pauses: 0, skippedPauses: 3, taskFailures: 0, lastTask: null,
-      history: 0, historyDropped: 0, remainingS: 0, task: 'board', protocol: 'lines', gpio: 'mock', leds: { ready: 'on' },
+      history: 0, historyDropped: 0, remainingS: 0, deviceId: 'shelf-pi', task: 'board', protocol: 'lines', gpio: 'mock', leds: { ready: 'on' },
       version: '9.9.9', pid: 42, node: 'v20.0.0', arch: 'arm64',
     });
   });
