@@ -3,6 +3,7 @@
  * export file is writable and a Pi GPIO chip is found, otherwise the mock, with one warning so
  * the operator knows the LEDs and inputs are simulated.
  */
+import { accessSync, constants } from 'node:fs';
 import type { Logger } from 'pino';
 import { isPinetdError } from '../errors.js';
 import { createMockBackend } from './mock.js';
@@ -27,6 +28,13 @@ export interface SelectGpioOptions {
 function onoffUnavailable(GpioClass: SelectGpioOptions['GpioClass']): string | undefined {
   let Gpio = GpioClass;
   if (!Gpio) {
+    // The same check as onoff's Gpio.accessible, made before loading onoff: where there is no
+    // sysfs GPIO (a laptop, a container) the native addon and its thread are never loaded.
+    try {
+      accessSync('/sys/class/gpio/export', constants.W_OK);
+    } catch {
+      return '/sys/class/gpio/export is missing or not writable';
+    }
     try {
       Gpio = loadOnoff().Gpio;
     } catch (err) {

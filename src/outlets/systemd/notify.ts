@@ -15,8 +15,9 @@
  * at most two processes. Order is kept: READY, then STOPPING, then any newer STATUS.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import sdNotify from 'systemd-notify';
+import type SdNotify from 'systemd-notify';
 import { realTimers, type TimerHandle, type Timers } from '../../util/timers.js';
 
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
@@ -79,6 +80,9 @@ function asError(reason: unknown, kind: NotifyKind): Error {
 
 export function createNotifier({ log, env = process.env, timers = realTimers, spawnFn = spawn }: NotifierOptions): Notifier {
   const enabled = Boolean(env.NOTIFY_SOCKET);
+  // Loaded only under systemd: outside it (a laptop, tests) the package costs nothing.
+  let loaded: typeof SdNotify | undefined;
+  const sdNotify: typeof SdNotify = (opts) => (loaded ??= createRequire(import.meta.url)('systemd-notify') as typeof SdNotify)(opts);
   const watchdogMs = enabled ? watchdogPeriodMs(env) : null;
   const pidArg = `--pid=${process.pid}`;
 
