@@ -20,6 +20,7 @@ export interface Config {
   taskTimeout: number;
   shutdownGrace: number;
   maxClients: number;
+  backlog: number;
   /** CIDRs allowed to connect (TCP and HTTP); empty = everyone. */
   allow: string[];
   maxClientsPerIp: number;
@@ -136,6 +137,7 @@ export const OPTIONS: readonly OptionDef[] = [
   def('taskTimeout', 'DURATION', 'a task running longer is abandoned (its AbortSignal fires)', duration(1, 'forbidden', ', greater than 0')),
   def('shutdownGrace', 'DURATION', 'countdown after the first shutdown signal', duration(0, 'allowed', '')),
   def('maxClients', 'N', 'connections beyond this get `ERR busy` and are closed', int(1, 10000)),
+  def('backlog', 'N', 'listen backlog: connections the kernel queues before they are accepted (capped by net.core.somaxconn)', int(1, 65535)),
   def('allow', 'CIDR[,CIDR...]', 'only these addresses may connect (TCP and HTTP); others get `ERR forbidden`; empty = all', cidrList),
   def('maxClientsPerIp', 'N', 'concurrent connections per remote address; the next gets `ERR busy`; 0 = no cap', int(0, 10000)),
   def('maxLine', 'BYTES', 'longest request line; longer gets `ERR line-too-long` and a close', int(16, 1_048_576)),
@@ -162,6 +164,7 @@ export const DEFAULTS: Readonly<Config> = {
   taskTimeout: 2000,
   shutdownGrace: 5000,
   maxClients: 100,
+  backlog: 1024,
   allow: [],
   maxClientsPerIp: 16,
   maxLine: 4096,

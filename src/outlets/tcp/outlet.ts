@@ -3,6 +3,7 @@
  * every connection, draining sends SHUTDOWN, a reading is pushed to subscribers; the server
  * reports requests and client counts back. The protocol answers from the hub's payloads.
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/options.js';
@@ -32,6 +33,7 @@ export function createTcpOutlet({ config, hub, store, log, timers }: TcpOutletDe
     port: config.port,
     protocol: config.protocol,
     maxClients: config.maxClients,
+    backlog: config.backlog,
     maxLine: config.maxLine,
     idleTimeoutMs: config.idleTimeout,
     commands: {
@@ -57,9 +59,23 @@ export function createTcpOutlet({ config, hub, store, log, timers }: TcpOutletDe
       return address;
     },
     async start() {
+      const somaxconn = readSomaxconn();
+      if (somaxconn !== undefined && config.backlog > somaxconn) {
+        log.warn({ backlog: config.backlog, somaxconn }, 'the kernel caps the listen backlog at net.core.somaxconn; raise it (sysctl -w net.core.somaxconn=N) for connection storms');
+      }
       address = await server.listen();
     },
     close: () => server.close(),
     forceClose: () => void server.close(),
   };
+}
+
+/** net.core.somaxconn, or undefined where /proc does not say (not Linux). */
+function readSomaxconn(): number | undefined {
+  try {
+    const n = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }
