@@ -2,6 +2,7 @@
 // rounds per cell (bare, pinetd, bare, pinetd, ...) so drift hits both.
 import { cpuSeconds, loadgen, mean, median, sleep, startServer, systemBusySeconds } from './lib.mjs';
 
+// Sizes are request bytes on the wire: ECHO 1 KiB is "ECHO " + 1018 bytes + "\n" (answer 1019 B).
 const SIZES = [16, 1024];
 const CONNS = [1, 16, 256];
 const DEPTHS = [1, 16];
