@@ -18,7 +18,9 @@ const server = net.createServer((socket) => {
   });
   socket.on('error', () => {});
 });
-server.listen(0, '127.0.0.1', () => {
+// PORT and BACKLOG from the environment (npm run bench); Node's default backlog is 511.
+const backlog = process.env.BACKLOG ? Number(process.env.BACKLOG) : undefined;
+server.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1', backlog }, () => {
   process.stdout.write(`${JSON.stringify({ msg: 'listening', port: server.address().port })}\n`);
 });
 for (const s of ['SIGTERM', 'SIGINT']) process.on(s, () => process.exit(0));

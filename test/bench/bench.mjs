@@ -1,107 +1,108 @@
-// npm run bench: pinetd against a bare node:net line server, same machine, same run.
-// Closed-loop load (one request in flight per connection) from this process; the servers
-// are child processes. Prints each figure and pinetd's ratio to the bare server.
-import { spawn } from 'node:child_process';
+// npm run bench [-- --quick] [-- --arm] [-- --seconds N --rounds N --cells REGEX]
+// pinetd against bare node:net servers in the same run: servers on CPU 0, the C load generator
+// (test/bench/loadgen.c, compiled now) on CPU 1. Prints one table of ratios (pinetd / bare).
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cellName, allCells, quickCells, runMatrix } from './matrix.mjs';
+import { jitter, memoryAndStorm, resumeTime, startup } from './extras.mjs';
+import { compileLoadgen, median, pinetdHelp } from './lib.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DURATION_MS = Number(process.env.BENCH_MS ?? 2000);
-const CONCURRENCY = [1, 16, 256];
-const COMMANDS = { PING: 'PING\n', ECHO: `ECHO ${'x'.repeat(64)}\n` };
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    arm: { type: 'boolean', default: false },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    cells: { type: 'string' },
+    'skip-matrix': { type: 'boolean', default: false },
+  },
+});
+const quick = opt.quick;
+const measureMs = 1000 * Number(opt.seconds ?? (quick ? 2 : 3));
+const rounds = Number(opt.rounds ?? (quick ? 1 : 2));
+const warmMs = 1000;
+const log = (s) => process.stderr.write(`${s}\n`);
+const t0 = performance.now();
 
-const SERVERS = {
-  bare: [fileURLToPath(new URL('./bare-server.mjs', import.meta.url))],
-  pinetd: [`${ROOT}dist/cli/main.js`, '--port', '0', '--pause-every', '0', '--gpio', 'mock', '--max-clients', '1000', '--log-level', 'info'],
-};
+const help = pinetdHelp();
+const hasBacklog = help.includes('--backlog');
+const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+// Same backlog for both servers once pinetd has the option; Node's default (511) otherwise.
+const backlogArgs = hasBacklog ? ['--backlog', '1024'] : [];
+const bareEnv = hasBacklog ? { BACKLOG: '1024' } : {};
+const pinetdArgs = ['--pause-every', '0', '--log-level', 'warn', '--gpio', 'mock', '--max-clients', '2000', ...backlogArgs];
 
-function start(name) {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, SERVERS[name], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH } });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      out += d;
-      const m = /"port":(\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]), startMs: performance.now() - t0 });
-    });
-    child.on('exit', (code) => reject(new Error(`${name} exited ${code}`)));
-  });
+const bin = compileLoadgen();
+log(`loadgen compiled; servers on CPU 0, loadgen on CPU 1; ${quick ? 'quick' : 'full'} run: ${rounds} round(s) x (${warmMs} ms warm-up + ${measureMs} ms) per cell and server`);
+
+let cells = quick ? quickCells() : allCells();
+if (opt.cells) cells = cells.filter((c) => new RegExp(opt.cells).test(cellName(c)));
+const matrix = opt['skip-matrix'] ? [] : await runMatrix(bin, cells, { pinetdArgs, rounds, warmMs, measureMs, log });
+
+log('start->listening ...');
+const start = await startup(quick ? 3 : 7);
+log('RSS, threads, storm ...');
+const mem = await memoryAndStorm(bin, { n: 1000, storms: quick ? 1 : 3, pinetdArgs, bareEnv });
+log('pause jitter ...');
+// The pause sections set their own --pause-every and need the info-level paused/resumed lines.
+const baseArgs = pinetdArgs.filter((a, i, all) => !['--pause-every', '--log-level'].includes(a) && !['--pause-every', '--log-level'].includes(all[i - 1]));
+const jit = await jitter(bin, { conns: 256, seconds: quick ? 3 : 6, pinetdArgs: baseArgs });
+log('resume time ...');
+const res = await resumeTime(bin, { n: 1000, pauses: quick ? 2 : 4, pinetdArgs: baseArgs });
+let arm;
+if (opt.arm) {
+  log('arm64 tarball under qemu ...');
+  arm = await (await import('./arm.mjs')).armFigures({ runs: quick ? 2 : 3, log });
 }
 
-function rssKb(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-
-async function load(port, concurrency, request) {
-  const latencies = [];
-  const deadline = performance.now() + DURATION_MS;
-  const conns = await Promise.all(Array.from({ length: concurrency }, () => new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(s));
-    s.on('error', reject);
-  })));
-  await Promise.all(conns.map((s) => new Promise((resolve) => {
-    let sentAt = 0;
-    let buf = '';
-    const send = () => {
-      if (performance.now() >= deadline) return resolve();
-      sentAt = performance.now();
-      s.write(request);
-    };
-    s.setEncoding('utf8');
-    s.on('data', (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        buf = buf.slice(nl + 1);
-        latencies.push(performance.now() - sentAt);
-        send();
-      }
-    });
-    send();
-  })));
-  for (const s of conns) s.destroy();
-  latencies.sort((a, b) => a - b);
-  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  return { rps: latencies.length / (DURATION_MS / 1000), p50: q(0.5), p99: q(0.99) };
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const rows = [];
-const row = (metric, bare, pinetd, better) => rows.push({ metric, bare, pinetd, ratio: pinetd / bare, better });
-
-// Start-to-listening, median of 5 cold starts each.
-for (const metric of ['start-to-listening ms']) {
-  const times = { bare: [], pinetd: [] };
-  for (let i = 0; i < 5; i++) {
-    for (const name of ['bare', 'pinetd']) {
-      const s = await start(name);
-      times[name].push(s.startMs);
-      s.child.kill('SIGKILL');
-    }
+// ---- the table ----
+const f = (n) => (!Number.isFinite(n) ? '-' : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
+const r2 = (a, b) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : '-');
+const lines = [];
+const p = (s) => lines.push(s);
+p('');
+p(`pinetd benchmark — node ${process.version}, ${quick ? 'quick' : 'full'}: ${rounds} x (${warmMs / 1000} s warm-up + ${measureMs / 1000} s) per cell and server, A/B alternating`);
+p('ratio = pinetd / bare. req/s: higher is better; p50/p99 (us) and everything else: lower is better.');
+p('lg% = load generator CPU (max over rounds; < 100 means it was not the bottleneck), srv% = server CPU (pinetd, bare).');
+if (matrix.length) {
+  p('');
+  p(`${'cell'.padEnd(26)} ${'bare req/s'.padStart(10)} ${'pinetd'.padStart(10)} ${'ratio'.padStart(6)} | ${'p50 bare'.padStart(8)} ${'pinetd'.padStart(7)} ${'ratio'.padStart(6)} | ${'p99 bare'.padStart(8)} ${'pinetd'.padStart(7)} ${'ratio'.padStart(6)} | ${'lg%'.padStart(4)} ${'srv% p/b'.padStart(9)}`);
+  for (const { cell, bare: b, pinetd: q } of matrix) {
+    p(
+      `${cellName(cell).padEnd(26)} ${f(b.rps).padStart(10)} ${f(q.rps).padStart(10)} ${r2(q.rps, b.rps).padStart(6)} | ${f(b.p50).padStart(8)} ${f(q.p50).padStart(7)} ${r2(q.p50, b.p50).padStart(6)} | ${f(b.p99).padStart(8)} ${f(q.p99).padStart(7)} ${r2(q.p99, b.p99).padStart(6)} | ${f(Math.max(b.lgCpu, q.lgCpu)).padStart(4)} ${`${f(q.srvCpu)}/${f(b.srvCpu)}`.padStart(9)}`,
+    );
   }
-  row(metric, median(times.bare), median(times.pinetd), 'lower');
+  const spread = Math.max(...matrix.flatMap((m) => [m.bare.spread, m.pinetd.spread]));
+  const foreign = Math.max(...matrix.flatMap((m) => [m.bare.foreign, m.pinetd.foreign]));
+  p(`(other processes on this machine used up to ${f(foreign)}% of a CPU during a run; median ${f(median(matrix.flatMap((m) => [m.bare.foreign, m.pinetd.foreign])))}%)`);
+  if (rounds > 1) p(`(largest round-to-round req/s spread of one server in one cell: ${(100 * spread).toFixed(0)}%)`);
 }
-
-const servers = { bare: await start('bare'), pinetd: await start('pinetd') };
-await new Promise((r) => setTimeout(r, 1000));
-row('idle RSS MB', rssKb(servers.bare.child.pid) / 1024, rssKb(servers.pinetd.child.pid) / 1024, 'lower');
-
-for (const [cmd, request] of Object.entries(COMMANDS)) {
-  for (const c of CONCURRENCY) {
-    const r = {};
-    for (const name of ['bare', 'pinetd']) r[name] = await load(servers[name].port, c, request);
-    row(`${cmd} c=${c} req/s`, r.bare.rps, r.pinetd.rps, 'higher');
-    row(`${cmd} c=${c} p50 ms`, r.bare.p50, r.pinetd.p50, 'lower');
-    row(`${cmd} c=${c} p99 ms`, r.bare.p99, r.pinetd.p99, 'lower');
-  }
+p('');
+p(`${'figure'.padEnd(44)} ${'bare'.padStart(9)} ${'pinetd'.padStart(9)} ${'ratio'.padStart(6)}`);
+const row = (name, b, q) => p(`${name.padEnd(44)} ${f(b).padStart(9)} ${f(q).padStart(9)} ${(b === undefined ? '' : r2(q, b)).padStart(6)}`);
+row('start->listening ms (default config)', start.bare, start['pinetd default']);
+row('start->listening ms (--gpio mock)', start.bare, start['pinetd --gpio mock']);
+row('idle RSS MB', mem.bare.idleRssMb, mem.pinetd.idleRssMb);
+row('idle threads', mem.bare.threads, mem.pinetd.threads);
+row('RSS with 1000 idle connections MB', mem.bare.heldRssMb, mem.pinetd.heldRssMb);
+row('RSS per idle connection KB', mem.bare.perConnKb, mem.pinetd.perConnKb);
+row('1000 held connections, one PING each: all ms', mem.bare.heldPingMs, mem.pinetd.heldPingMs);
+row('storm: 1000 connects + PING, all answered ms', mem.bare.stormMs, mem.pinetd.stormMs);
+row('storm: median connection answered ms', mem.bare.stormP50Ms, mem.pinetd.stormP50Ms);
+row('storm: loadgen CPU ms', mem.bare.stormCpuMs, mem.pinetd.stormCpuMs);
+row(`pause-start jitter p50 ms (${jit.pauses} pauses)`, undefined, jit.p50);
+row('pause-start jitter p99 ms', undefined, jit.p99);
+row('pause-start jitter max ms', undefined, jit.max);
+row('resume 1000 held: resumed line -> last answer ms', undefined, res.fromResumedMs);
+row('resume 1000 held: first -> last answer ms', undefined, res.spreadMs);
+if (arm) {
+  row('arm64/qemu start->listening ms (default)', arm.bare.startMs, arm.pinetd.startMs);
+  row('arm64/qemu start->listening ms (--gpio mock)', arm.bare.startMs, arm.mock.startMs);
+  row('arm64/qemu idle RSS MB (incl. qemu)', arm.bare.rssMb, arm.pinetd.rssMb);
 }
-row('RSS after load MB', rssKb(servers.bare.child.pid) / 1024, rssKb(servers.pinetd.child.pid) / 1024, 'lower');
-for (const s of Object.values(servers)) s.child.kill('SIGKILL');
-
-const fmt = (n) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(3));
-console.log(`pinetd benchmark (node ${process.version}, ${DURATION_MS} ms per load run, closed loop)`);
-console.log(`${'metric'.padEnd(24)} ${'bare'.padStart(10)} ${'pinetd'.padStart(10)} ${'ratio'.padStart(7)}  (pinetd/bare)`);
-for (const r of rows) console.log(`${r.metric.padEnd(24)} ${fmt(r.bare).padStart(10)} ${fmt(r.pinetd).padStart(10)} ${r.ratio.toFixed(2).padStart(7)}  ${r.better} is better`);
+p('');
+p(`backlog: ${hasBacklog ? '--backlog 1024 (bare: 1024 too)' : "pinetd has no --backlog: both Node's default 511"}; net.core.somaxconn ${somaxconn}`);
+p(`jitter: ${jit.source}; ${jit.skipped} skipped periods; median pause ${f(jit.pauseMsP50)} ms; ${f(jit.loadRps)} req/s of ECHO 16 B at C=256 D=16 meanwhile`);
+p(`resume: median of pauses; worst resumed->last answer ${f(res.maxFromResumedMs)} ms; resumed-line times have 1 ms resolution`);
+p(`total bench time ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+console.log(lines.join('\n'));
