@@ -124,6 +124,8 @@ export function defaultDeviceId(host = hostname()): string {
 function httpAddress(raw: unknown): Parsed<HttpAddress | null> {
   const expected = 'HOST:PORT such as 127.0.0.1:9998, 0.0.0.0:9998 or [::1]:9998 (port 0 picks a free port), or off';
   if (raw === null || raw === 'off') return { ok: true, value: null };
+  // --print-config shows {host, port}: accept it back from a config file.
+  if (typeof raw === 'object' && 'host' in raw && 'port' in raw && typeof raw.host === 'string' && typeof raw.port === 'number') raw = raw.host.includes(':') ? `[${raw.host}]:${raw.port}` : `${raw.host}:${raw.port}`;
   const m = typeof raw === 'string' ? /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw) : null;
   const address = m?.[1] ?? m?.[2];
   const port = Number(m?.[3]);

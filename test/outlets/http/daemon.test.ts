@@ -22,7 +22,7 @@ describe.concurrent('HTTP outlet in the daemon', () => {
     }
   });
 
-  it('an HTTP port already in use is exit 1 with PINETD_E_LISTEN and the address', async () => {
+  it('an HTTP port already in use is exit 1 with one line naming the address, like the TCP port', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const { port } = blocker.address() as net.AddressInfo;

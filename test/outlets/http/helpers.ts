@@ -3,8 +3,10 @@
  * event reader, manual timers, the outlet in-process on a real hub, and the daemon as a
  * child process with --http on a free port.
  */
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { expect, it } from 'vitest';
 import { DEFAULTS, type Config } from '../../../src/config/options.js';
 import { Hub } from '../../../src/hub/hub.js';
 import { createHttpOutlet, type HttpOutlet, type HttpOutletDeps } from '../../../src/outlets/http/outlet.js';
@@ -221,4 +223,18 @@ export async function startHttpDaemon(args: string[] = [], env: Record<string, s
   const port = await daemon.ready();
   const httpPort = (await daemon.waitForMsg('http listening')).port as number;
   return { daemon, port, httpPort };
+}
+
+/**
+ * A system program some tests need (Debian's prometheus, chromium: .ci/run installs them).
+ * Without it those tests are skipped, the reason in their title; on CI its absence fails.
+ */
+export function needs(program: string): { ok: boolean; title: (t: string) => string } {
+  const ok = existsSync(program);
+  if (!ok && process.env.CI) {
+    it(`has ${program} (required on CI)`, () => {
+      expect.fail(`${program} is missing: apt-get install it (see .ci/run)`);
+    });
+  }
+  return { ok, title: (t) => (ok ? t : `${t} (skipped: ${program} not installed)`) };
 }

@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LineClient } from '../../helpers/client.js';
-import { inProcess, request, type InProcess } from './helpers.js';
-import { startHttpDaemon } from './helpers.js';
+import { inProcess, needs, request, startHttpDaemon, type InProcess } from './helpers.js';
 
 let open: InProcess | undefined;
 afterEach(async () => {
@@ -20,7 +19,7 @@ afterEach(async () => {
 });
 
 function promtool(text: string): { status: number | null; output: string } {
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   if (r.error) throw r.error;
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
@@ -48,7 +47,10 @@ const CASES: Array<{ task: string; value: unknown; expect: RegExp[] }> = [
   { task: '/opt/tank.mjs', value: { level: 3.5, pump: { on: true, rpm: 1200 }, label: 'x' }, expect: [/^pinetd_reading_value\{field="level"\} 3\.5$/m, /^pinetd_reading_value\{field="pump\.on"\} 1$/m] },
 ];
 
-describe('/metrics', () => {
+const PROMTOOL = needs('/usr/bin/promtool');
+const PROMETHEUS = needs('/usr/bin/prometheus');
+
+describe.skipIf(!PROMTOOL.ok)(PROMTOOL.title('/metrics'), () => {
   for (const c of CASES) {
     it(`passes promtool check metrics with a ${c.task} reading, LEDs and an MQTT section, and shows the values`, async () => {
       const o = (open = await inProcess({ task: c.task }));
@@ -102,13 +104,13 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   }
 }
 
-describe('a real Prometheus server scraping the daemon', () => {
+describe.skipIf(!PROMETHEUS.ok)(PROMETHEUS.title('a real Prometheus server scraping the daemon'), () => {
   it('stores pinetd_requests_total and the DS18B20 gauge with the daemon values', async () => {
     const { daemon, port, httpPort } = await startHttpDaemon(['--pause-every', '200ms', '--task', 'ds18b20', '--w1-root', 'test/fixtures/w1/good']);
     const dir = mkdtempSync(join(tmpdir(), 'pinetd-prom-'));
     const promPort = await freePort();
     writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: pinetd\n    static_configs:\n      - targets: ['127.0.0.1:${httpPort}']\n`);
-    const prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const prom = spawn('/usr/bin/prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let promLog = '';
     prom.stderr.setEncoding('utf8').on('data', (c: string) => (promLog += c));
     const tcp = await LineClient.connect(port);

@@ -14,7 +14,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { ASSETS, PAGE_BYTES } from '../../../src/outlets/http/page/assets.js';
 import { LineClient } from '../../helpers/client.js';
-import { request, startHttpDaemon } from './helpers.js';
+import { needs, request, startHttpDaemon } from './helpers.js';
 
 const OUT = fileURLToPath(new URL('../../../out/test/http/', import.meta.url));
 const TASK = fileURLToPath(new URL('./fixtures/tank.mjs', import.meta.url));
@@ -38,7 +38,9 @@ interface Reading {
   value: { runs: number; level: number };
 }
 
-describe('the status page in Chromium', () => {
+const CHROMIUM = needs('/usr/bin/chromium');
+
+describe.skipIf(!CHROMIUM.ok)(CHROMIUM.title('the status page in Chromium'), () => {
   it('loads clean, shows READ, updates live, and shows the countdown after SIGTERM', async () => {
     mkdirSync(OUT, { recursive: true });
     const dir = mkdtempSync(join(tmpdir(), 'pinetd-page-'));
