@@ -106,4 +106,19 @@ describe('HTTP limits', () => {
     expect(status).toMatchObject({ state: 'serving', lastTask: { at: '2026-01-01T00:00:00.000Z' } });
     expect(answered).toEqual(['status', 'healthz']);
   });
+
+  it('the requests a pause may hold are bounded: one more is answered 503 at once, the held ones after', async () => {
+    const o = await start({ deps: { maxHeld: 2 } });
+    o.hub.pauseStarted();
+    const held = [request(o.port, '/healthz'), request(o.port, '/healthz')];
+    for (let i = 0; o.outlet.held < 2; i++) {
+      if (i > 10_000) throw new Error('requests never reached the server');
+      await new Promise((r) => setImmediate(r));
+    }
+    const over = await request(o.port, '/healthz');
+    expect(over).toMatchObject({ status: 503, headers: { 'retry-after': '1' } });
+    expect(o.outlet.held).toBe(2);
+    o.hub.pauseEnded();
+    expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
+  });
 });

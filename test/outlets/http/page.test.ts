@@ -118,4 +118,44 @@ describe.skipIf(!CHROMIUM.ok)(CHROMIUM.title('the status page in Chromium'), () 
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('shows DS18B20 temperatures with units and failed sensors, and GPIO inputs in words', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pinetd-page-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ inputs: { door: 4, lid: { pin: 23, activeLow: true } } }));
+    const context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true, viewport: { width: 390, height: 700 } });
+    const runs = [
+      { args: ['--task', 'ds18b20', '--w1-root', 'test/fixtures/w1/mixed'], shot: 'page-ds18b20.png' },
+      { args: ['--task', 'gpio-inputs', '--config', config], shot: 'page-gpio-inputs.png' },
+    ];
+    try {
+      const cells: Array<Record<string, string>> = [];
+      for (const run of runs) {
+        const { daemon, httpPort } = await startHttpDaemon(['--pause-every', '200ms', ...run.args]);
+        try {
+          const page = await context.newPage();
+          await page.goto(`http://127.0.0.1:${httpPort}/`);
+          await page.waitForFunction(() => document.getElementById('reading')?.dataset.at !== '' && document.querySelector('#reading [data-field]') !== null);
+          cells.push(
+            await page.evaluate(() => {
+              const out: Record<string, string> = {};
+              document.querySelectorAll<HTMLElement>('#reading td[data-field]').forEach((td) => (out[td.dataset.field ?? ''] = td.textContent ?? ''));
+              return out;
+            }),
+          );
+          await page.screenshot({ path: join(OUT, run.shot), fullPage: true });
+          await page.close();
+        } finally {
+          daemon.kill('SIGKILL');
+          await daemon.exited;
+        }
+      }
+      expect(cells[0]).toEqual({ 'sensors.28-00000a1b2c3d': '21.437 \u00b0C', 'sensors.28-0316a2794cff': 'failed: crc' });
+      // the mock backend's lines read logical 0 until written: both open
+      expect(cells[1]).toEqual({ door: 'open', lid: 'open' });
+    } finally {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

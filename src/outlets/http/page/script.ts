@@ -145,7 +145,7 @@ export const SCRIPT = String.raw`'use strict';
       var svg = document.createElementNS(SVG, 'svg'), line = document.createElementNS(SVG, 'polyline');
       svg.setAttribute('viewBox', '0 0 100 30');
       svg.setAttribute('preserveAspectRatio', 'none');
-      line.setAttribute('points', pts.map(function (p) { return (p[0] / n * 100).toFixed(2) + ',' + (28 - (p[1] - min) / span * 26).toFixed(2); }).join(' '));
+      line.setAttribute('points', pts.map(function (p) { return (p[0] / n * 100).toFixed(2) + ',' + (max === min ? 15 : 28 - (p[1] - min) / span * 26).toFixed(2); }).join(' '));
       svg.appendChild(line);
       card.appendChild(svg);
       var range = el('div', 'range');
