@@ -43,11 +43,6 @@ export interface Config {
   httpMaxClients: number;
 }
 
-export interface HttpAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
 type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
 
 export interface OptionDef {
@@ -118,20 +113,6 @@ function deviceIdOption(raw: unknown): Parsed<string> {
 export function defaultDeviceId(host = hostname()): string {
   const id = host.toLowerCase().replace(/\..*$/, '').replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
   return id === '' ? 'pinetd' : id;
-}
-
-/** `HOST:PORT` (`[::1]:9998` for IPv6) or `off`. */
-function httpAddress(raw: unknown): Parsed<HttpAddress | null> {
-  const expected = 'HOST:PORT such as 127.0.0.1:9998, 0.0.0.0:9998 or [::1]:9998 (port 0 picks a free port), or off';
-  if (raw === null || raw === 'off') return { ok: true, value: null };
-  // --print-config shows {host, port}: accept it back from a config file.
-  if (typeof raw === 'object' && 'host' in raw && 'port' in raw && typeof raw.host === 'string' && typeof raw.port === 'number') raw = raw.host.includes(':') ? `[${raw.host}]:${raw.port}` : `${raw.host}:${raw.port}`;
-  const m = typeof raw === 'string' ? /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw) : null;
-  const address = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  if (address === undefined || !(port <= 65535) || (m?.[1] !== undefined && isIP(address) !== 6)) return { ok: false, expected };
-  const parsed = host(address);
-  return parsed.ok ? { ok: true, value: { host: parsed.value, port } } : { ok: false, expected };
 }
 
 function nullable<T>(inner: (raw: unknown) => Parsed<T>) {
@@ -207,3 +188,24 @@ export const DEFAULTS: Readonly<Config> = {
 };
 
 export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'idleTimeout']);
+
+// --- the HTTP outlet's option (src/outlets/http/) ---
+
+export interface HttpAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `HOST:PORT` (`[::1]:9998` for IPv6) or `off`. */
+function httpAddress(raw: unknown): Parsed<HttpAddress | null> {
+  const expected = 'HOST:PORT such as 127.0.0.1:9998, 0.0.0.0:9998 or [::1]:9998 (port 0 picks a free port), or off';
+  if (raw === null || raw === 'off') return { ok: true, value: null };
+  // --print-config shows {host, port}: accept it back from a config file.
+  if (typeof raw === 'object' && 'host' in raw && 'port' in raw && typeof raw.host === 'string' && typeof raw.port === 'number') raw = raw.host.includes(':') ? `[${raw.host}]:${raw.port}` : `${raw.host}:${raw.port}`;
+  const m = typeof raw === 'string' ? /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw) : null;
+  const address = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (address === undefined || !(port <= 65535) || (m?.[1] !== undefined && isIP(address) !== 6)) return { ok: false, expected };
+  const parsed = host(address);
+  return parsed.ok ? { ok: true, value: { host: parsed.value, port } } : { ok: false, expected };
+}
