@@ -33,14 +33,13 @@ export class Metrics {
   readonly #reading: ReadingMetrics;
   /** HTTP responses by status code (a handful of codes: bounded). */
   readonly #responses = new Map<number, number>();
-  readonly #loop: IntervalHistogram;
+  /** Started by the first scrape: a page-only setup never pays for the sampling timer. */
+  #loop: IntervalHistogram | undefined;
   readonly #startedAt = Date.now() / 1000 - process.uptime();
 
   constructor(deps: MetricsDeps) {
     this.#deps = deps;
     this.#reading = new ReadingMetrics(deps.hub.info.task);
-    this.#loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-    this.#loop.enable();
   }
 
   task(result: TaskResult): void {
@@ -56,7 +55,7 @@ export class Metrics {
   }
 
   close(): void {
-    this.#loop.disable();
+    this.#loop?.disable();
   }
 
   /** The exposition text. Event-loop lag covers the time since the previous scrape. */
@@ -91,13 +90,19 @@ export class Metrics {
       .counter('pinetd_http_responses_total', 'HTTP responses since start, by status code.', [...this.#responses].sort(([a], [b]) => a - b).map(([code, n]) => ({ labels: { code: String(code) }, value: n })));
     const cpu = process.cpuUsage();
     const lag = (ns: number): number => Math.max(0, ns / 1e9 - LOOP_RESOLUTION_MS / 1000);
+    const loop = this.#loop;
+    const sampled = loop !== undefined && loop.count > 0;
     exp
       .gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', process.memoryUsage.rss())
       .counter('process_cpu_seconds_total', 'User and system CPU time spent in seconds.', (cpu.user + cpu.system) / 1e6)
       .gauge('process_start_time_seconds', 'Start time of the process since the Unix epoch in seconds.', Math.round(this.#startedAt))
-      .gauge('pinetd_event_loop_lag_p99_seconds', 'Event-loop delay, 99th percentile since the previous scrape.', this.#loop.count > 0 ? lag(this.#loop.percentile(99)) : 0)
-      .gauge('pinetd_event_loop_lag_max_seconds', 'Event-loop delay, maximum since the previous scrape.', this.#loop.count > 0 ? lag(this.#loop.max) : 0);
-    this.#loop.reset();
+      .gauge('pinetd_event_loop_lag_p99_seconds', 'Event-loop delay, 99th percentile since the previous scrape (0 at the first).', sampled ? lag(loop.percentile(99)) : 0)
+      .gauge('pinetd_event_loop_lag_max_seconds', 'Event-loop delay, maximum since the previous scrape (0 at the first).', sampled ? lag(loop.max) : 0);
+    if (loop) loop.reset();
+    else {
+      this.#loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+      this.#loop.enable();
+    }
     return exp.text();
   }
 }

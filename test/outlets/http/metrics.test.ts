@@ -77,6 +77,29 @@ describe.skipIf(!PROMTOOL.ok)(PROMTOOL.title('/metrics'), () => {
     });
   }
 
+  it('reports a blocked event loop as lag at the next scrape', async () => {
+    const o = (open = await inProcess());
+    await scrape(o); // starts the sampling
+    const block = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end); // a task module blocking the loop
+    };
+    // Two 0 ms timers in a row: the second fires a loop turn later, after the (overdue) sampler ran.
+    const tick = () => new Promise((r) => setTimeout(r, 0));
+    const timersPhase = async () => {
+      await tick();
+      await tick();
+    };
+    block(100); // outlasts the 50 ms sampling period: the sampler's first tick (its baseline) is due
+    await timersPhase();
+    block(250);
+    await timersPhase();
+    const text = await scrape(o);
+    const max = Number(/^pinetd_event_loop_lag_max_seconds (\S+)$/m.exec(text)?.[1]);
+    expect(max).toBeGreaterThan(0.15);
+    expect(max).toBeLessThan(5);
+  });
+
   it('before the first reading: no reading gauges, still valid', async () => {
     const o = (open = await inProcess());
     const text = await scrape(o);
