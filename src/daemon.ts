@@ -71,6 +71,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   // Outlets, in start order; they close in reverse.
   const tcp = createTcpOutlet({ config, hub, store: new KvStore(), log, timers });
   const outlets: Outlet[] = [tcp, createLedOutlet(hub, hardware.leds), createSystemdOutlet(hub, notifier)];
+  if (config.http) outlets.push((await import('./outlets/http/outlet.js')).createHttpOutlet({ config, http: config.http, hub, log, timers }));
 
   // The one release path for every exit: failed start, clean exit, forced exit, crash.
   let released = false;

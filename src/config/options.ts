@@ -39,6 +39,9 @@ export interface Config {
   leds: Record<string, unknown>;
   inputs: Record<string, unknown>;
   outputs: Record<string, unknown>;
+  /** The HTTP outlet's address (status page, /metrics, /events); null = off, nothing loaded. */
+  http: HttpAddress | null;
+  httpMaxClients: number;
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
@@ -153,6 +156,9 @@ export const OPTIONS: readonly OptionDef[] = [
   def('leds', '{role: pin}', 'status LEDs by role: ready, activity, task, error', object, true),
   def('inputs', '{name: pin}', 'input pins read by the gpio-inputs task (ctx.gpio)', object, true),
   def('outputs', '{name: pin}', 'output pins handed to a task module (ctx.gpio)', object, true),
+  // HTTP outlet (src/outlets/http/)
+  def('http', 'HOST:PORT|off', 'HTTP status page, /metrics, /healthz and /events; off = not loaded', httpAddress),
+  def('httpMaxClients', 'N', 'HTTP connections beyond this get 503 and are closed', int(1, 1000)),
 ];
 
 export const DEFAULTS: Readonly<Config> = {
@@ -180,6 +186,29 @@ export const DEFAULTS: Readonly<Config> = {
   leds: {},
   inputs: {},
   outputs: {},
+  http: null,
+  httpMaxClients: 32,
 };
 
 export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'idleTimeout']);
+
+// --- the HTTP outlet's option (src/outlets/http/) ---
+
+export interface HttpAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `HOST:PORT` (`[::1]:9998` for IPv6) or `off`. */
+function httpAddress(raw: unknown): Parsed<HttpAddress | null> {
+  const expected = 'HOST:PORT such as 127.0.0.1:9998, 0.0.0.0:9998 or [::1]:9998 (port 0 picks a free port), or off';
+  if (raw === null || raw === 'off') return { ok: true, value: null };
+  // --print-config shows {host, port}: accept it back from a config file.
+  if (typeof raw === 'object' && 'host' in raw && 'port' in raw && typeof raw.host === 'string' && typeof raw.port === 'number') raw = raw.host.includes(':') ? `[${raw.host}]:${raw.port}` : `${raw.host}:${raw.port}`;
+  const m = typeof raw === 'string' ? /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw) : null;
+  const address = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (address === undefined || !(port <= 65535) || (m?.[1] !== undefined && isIP(address) !== 6)) return { ok: false, expected };
+  const parsed = host(address);
+  return parsed.ok ? { ok: true, value: { host: parsed.value, port } } : { ok: false, expected };
+}
