@@ -8,14 +8,25 @@
  * Publishing works only while connected: the caller keeps what must not be lost (the
  * reading queue) and we never let MQTT.js buffer anything offline.
  */
-import type { IClientOptions, MqttClient } from 'mqtt';
+import type { IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { PinetdError } from '../../errors.js';
 import type { TimerHandle, Timers } from '../../util/timers.js';
 import { Backoff } from './backoff.js';
 import type { MqttSettings } from './settings.js';
 
-export type ConnectFn = (url: string, options: IClientOptions) => MqttClient;
+/** The part of MQTT.js's MqttClient this module uses (a test fake implements just this). */
+export interface BrokerClient {
+  on(event: 'connect' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'message', listener: (topic: string, payload: Buffer, packet: { retain: boolean }) => void): unknown;
+  publish(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }, callback: (err?: Error) => void): unknown;
+  subscribe(topic: string, options: { qos: 0 }): unknown;
+  end(force: boolean): unknown;
+  endAsync(force: boolean): Promise<void>;
+}
+
+export type ConnectFn = (url: string, options: IClientOptions) => BrokerClient;
 
 /** A broker that accepts TCP but never answers CONNECT must not hold an attempt for long. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -40,7 +51,7 @@ export interface PublishOptions {
 export class Connection {
   readonly #deps: ConnectionDeps;
   readonly #backoff: Backoff;
-  #client: MqttClient | undefined;
+  #client: BrokerClient | undefined;
   #connected = false;
   #stopped = false;
   #timer: TimerHandle | undefined;
@@ -161,7 +172,7 @@ export class Connection {
     });
   }
 
-  #onClose(client: MqttClient, error: Error | undefined): void {
+  #onClose(client: BrokerClient, error: Error | undefined): void {
     if (client !== this.#client) return;
     const { settings, log, timers } = this.#deps;
     const wasConnected = this.#connected;

@@ -3,7 +3,7 @@
  * generated config (anonymous, or password-only via mosquitto_passwd), persistence so a
  * stop/start keeps sessions, and the real mosquitto_sub / mosquitto_pub to observe with.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -11,6 +11,14 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 const run = promisify(execFile);
+
+/**
+ * The broker tests need Mosquitto (`apt-get install mosquitto mosquitto-clients`; .ci/run
+ * installs it). Without it they are skipped with the reason in their name, except under CI=true.
+ */
+const installed = spawnSync('mosquitto_sub', ['--help']).error === undefined && spawnSync('mosquitto', ['-h']).error === undefined;
+export const NO_BROKER = !installed && process.env.CI !== 'true';
+export const brokerSuite = (name: string): string => (NO_BROKER ? `${name} (skipped: mosquitto and mosquitto-clients are not installed)` : name);
 
 export async function freePort(): Promise<number> {
   const server = net.createServer();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../helpers/daemon.js';
-import { Broker, retainedNow, Sub, type Message } from './broker.js';
+import { Broker, retainedNow, Sub, type Message, brokerSuite, NO_BROKER } from './broker.js';
 import { mqttDaemon, stopDaemon } from './helpers.js';
 
 interface Config {
@@ -28,16 +28,16 @@ interface Config {
 
 let broker: Broker;
 beforeAll(async () => {
-  broker = await Broker.start();
+  if (!NO_BROKER) broker = await Broker.start();
 });
 afterAll(async () => {
-  await broker.stop();
+  await broker?.stop();
 });
 
 const configs = (sub: Sub): Map<string, Config> => new Map(sub.messages.filter((m) => m.topic.endsWith('/config')).map((m) => [m.topic, JSON.parse(m.payload) as Config]));
 const of = (device: string) => (ms: readonly Message[]) => ms.filter((m) => m.topic.includes(`/${device}_`));
 
-describe.concurrent('Home Assistant discovery', { timeout: 20_000 }, () => {
+describe.skipIf(NO_BROKER)(brokerSuite('Home Assistant discovery'), { timeout: 20_000, concurrent: true }, () => {
   it('board: SoC temperature and 1-minute load, retained, unique, one device; re-sent on homeassistant/status online', async () => {
     const sub = new Sub(broker, ['homeassistant/sensor/disc-a_soc_temp/config', 'homeassistant/sensor/disc-a_load_1m/config']);
     const { daemon } = await mqttDaemon(broker.url, 'disc-a', ['--pause-every', '0']);
@@ -67,16 +67,17 @@ describe.concurrent('Home Assistant discovery', { timeout: 20_000 }, () => {
   it('ds18b20: one temperature sensor per id seen, and a new one when a sensor appears', async () => {
     const w1 = mkdtempSync(join(tmpdir(), 'pinetd-w1-'));
     cpSync(join(FIXTURES, 'w1/good'), w1, { recursive: true });
-    const sub = new Sub(broker, ['homeassistant/sensor/+/config']);
-    const { daemon } = await mqttDaemon(broker.url, 'disc-b', ['--pause-every', '150ms', '--task', 'ds18b20', '--w1-root', w1]);
+    // Its own discovery prefix: the other tests' `homeassistant/status online` would re-announce it.
+    const sub = new Sub(broker, ['ha-b/sensor/+/config']);
+    const { daemon } = await mqttDaemon(broker.url, 'disc-b', ['--pause-every', '150ms', '--task', 'ds18b20', '--w1-root', w1, '--mqtt-discovery', 'ha-b']);
     try {
-      const first = await sub.next('homeassistant/sensor/disc-b_ds18b20_28-00000a1b2c3d/config');
+      const first = await sub.next('ha-b/sensor/disc-b_ds18b20_28-00000a1b2c3d/config');
       expect(JSON.parse(first.payload)).toMatchObject({ value_template: "{{ value_json.value.sensors['28-00000a1b2c3d'] }}", device_class: 'temperature', unit_of_measurement: '°C', unique_id: 'pinetd_disc-b_ds18b20_28-00000a1b2c3d' });
       mkdirSync(join(w1, '28-0316a2794cff'));
       writeFileSync(join(w1, '28-0316a2794cff', 'w1_slave'), '72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n');
-      await sub.next('homeassistant/sensor/disc-b_ds18b20_28-0316a2794cff/config');
+      await sub.next('ha-b/sensor/disc-b_ds18b20_28-0316a2794cff/config');
       // The first sensor is not announced again for every reading.
-      expect(sub.on('homeassistant/sensor/disc-b_ds18b20_28-00000a1b2c3d/config')).toHaveLength(1);
+      expect(sub.on('ha-b/sensor/disc-b_ds18b20_28-00000a1b2c3d/config')).toHaveLength(1);
     } finally {
       await sub.stop();
       await stopDaemon(daemon);

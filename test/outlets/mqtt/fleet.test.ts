@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { MAIN } from '../../helpers/daemon.js';
-import { Broker, freePort, Sub } from './broker.js';
+import { Broker, freePort, Sub, brokerSuite, NO_BROKER } from './broker.js';
 import { mqttDaemon, stopDaemon } from './helpers.js';
 
 function fleet(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -18,7 +18,7 @@ function fleet(args: string[]): Promise<{ code: number | null; stdout: string; s
 
 const row = (table: string, id: string): string[] => table.split('\n').find((l) => l.startsWith(`${id} `))?.trim().split(/\s{2,}/) ?? [];
 
-describe('pinetd fleet', { timeout: 30_000 }, () => {
+describe.skipIf(NO_BROKER)(brokerSuite('pinetd fleet'), { timeout: 30_000 }, () => {
   it('lists five daemons from the retained messages and exits; --watch follows a shutdown', async () => {
     const broker = await Broker.start();
     const ids = ['fleet-1', 'fleet-2', 'fleet-3', 'fleet-4', 'fleet-5'];

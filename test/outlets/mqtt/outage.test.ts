@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LineClient } from '../../helpers/client.js';
-import { Broker, freePort, Sub } from './broker.js';
+import { Broker, freePort, Sub, brokerSuite, NO_BROKER } from './broker.js';
 import { mqttDaemon, status, stopDaemon, type ReadingPayload } from './helpers.js';
 
 async function history(port: number): Promise<string[]> {
@@ -29,7 +29,7 @@ function arrived(sub: Sub, topic: string): string[] {
   return out;
 }
 
-describe.concurrent('MQTT outlet while the broker is away', { timeout: 30_000 }, () => {
+describe.skipIf(NO_BROKER)(brokerSuite('MQTT outlet while the broker is away'), { timeout: 30_000, concurrent: true }, () => {
   it('keeps every reading of an outage and delivers them in order once the broker is back', async () => {
     const broker = await Broker.start();
     const topic = 'pinetd/out-a/reading';
