@@ -85,12 +85,15 @@ export function createMqttOutlet(deps: MqttOutletDeps): Outlet {
     if (pumping) return;
     pumping = true;
     try {
-      for (let item = queue.peek(); item && connection.connected; item = queue.peek()) {
+      while (connection.connected) {
+        const item = queue.send();
+        if (!item) break;
         await connection.publish(topics.reading, item.json, { qos: 1, retain: true });
         queue.acknowledge(item);
       }
     } catch {
       // The connection was lost: what is not acknowledged stays queued for the next one.
+      queue.release();
     } finally {
       pumping = false;
     }

@@ -2,7 +2,9 @@
  * Store and forward: the readings not yet acknowledged by the broker, oldest first, bounded
  * by --mqtt-queue. A reading stays here until its PUBACK arrives, so a connection lost in
  * the middle of a flush loses nothing (the broker may see it twice: QoS 1 is at least once).
- * When full, the oldest reading is dropped and counted.
+ * When full, the oldest reading not in flight is dropped and counted: the one being sent
+ * is not dropped (the broker may already have it), so `dropped` counts exactly the readings
+ * that never went out, and the queue holds at most capacity + 1 (that one).
  */
 export interface QueuedReading {
   /** The reading's original `at`, kept for logs and tests. */
@@ -16,6 +18,8 @@ export class ReadingQueue {
   #items: QueuedReading[] = [];
   #head = 0;
   #dropped = 0;
+  /** The oldest reading has been sent and awaits its acknowledgement. */
+  #inFlight = false;
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -35,8 +39,9 @@ export class ReadingQueue {
       this.#dropped += 1;
       return;
     }
-    if (this.size >= this.capacity) {
-      this.#head += 1;
+    if (this.size - (this.#inFlight ? 1 : 0) >= this.capacity) {
+      if (this.#inFlight) this.#items.splice(this.#head + 1, 1);
+      else this.#head += 1;
       this.#dropped += 1;
     }
     this.#items.push(item);
@@ -51,9 +56,22 @@ export class ReadingQueue {
     return this.#items[this.#head];
   }
 
-  /** Removes `item` if it is still the oldest (it may have been dropped while in flight). */
+  /** The oldest reading, now marked in flight (not dropped until acknowledged or released). */
+  send(): QueuedReading | undefined {
+    const item = this.#items[this.#head];
+    this.#inFlight = item !== undefined;
+    return item;
+  }
+
+  /** Sending failed (the connection was lost): it stays the oldest, to be sent again. */
+  release(): void {
+    this.#inFlight = false;
+  }
+
+  /** The broker has the oldest reading: it leaves the queue. */
   acknowledge(item: QueuedReading): void {
     if (this.#items[this.#head] !== item) return;
+    this.#inFlight = false;
     this.#head += 1;
     if (this.#head === this.#items.length) {
       this.#items = [];

@@ -26,7 +26,10 @@ async function loadedModules(args: string[]): Promise<string[]> {
 
 async function configFails(args: string[]): Promise<string> {
   const daemon = new DaemonProcess(['--port', '0', '--gpio', 'mock', ...args]);
+  // 'close' after 'exit': the stderr pipe may still hold the line when the process has exited.
+  const closed = new Promise((resolve) => daemon.proc.once('close', resolve));
   const exit = await daemon.exited;
+  await closed;
   expect(exit.code).toBe(78);
   expect(daemon.messages('listening')).toEqual([]);
   return daemon.stderr.trim();

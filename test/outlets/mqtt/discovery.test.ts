@@ -38,16 +38,17 @@ const configs = (sub: Sub): Map<string, Config> => new Map(sub.messages.filter((
 const of = (device: string) => (ms: readonly Message[]) => ms.filter((m) => m.topic.includes(`/${device}_`));
 
 describe.skipIf(NO_BROKER)(brokerSuite('Home Assistant discovery'), { timeout: 20_000, concurrent: true }, () => {
-  it('board: SoC temperature and 1-minute load, retained, unique, one device; re-sent on homeassistant/status online', async () => {
-    const sub = new Sub(broker, ['homeassistant/sensor/disc-a_soc_temp/config', 'homeassistant/sensor/disc-a_load_1m/config']);
-    const { daemon } = await mqttDaemon(broker.url, 'disc-a', ['--pause-every', '0']);
+  it('board: SoC temperature and 1-minute load, retained, unique, one device; re-sent on <discovery>/status online', async () => {
+    const sub = new Sub(broker, ['ha-a/sensor/disc-a_soc_temp/config', 'ha-a/sensor/disc-a_load_1m/config']);
+    // Its own discovery prefix, so the other tests' HA births do not re-announce it.
+    const { daemon } = await mqttDaemon(broker.url, 'disc-a', ['--pause-every', '0', '--mqtt-discovery', 'ha-a']);
     try {
       await sub.until((ms) => ms.length >= 2);
       const byTopic = configs(sub);
-      expect([...byTopic.keys()].sort()).toEqual(['homeassistant/sensor/disc-a_load_1m/config', 'homeassistant/sensor/disc-a_soc_temp/config']);
-      const temp = byTopic.get('homeassistant/sensor/disc-a_soc_temp/config')!;
+      expect([...byTopic.keys()].sort()).toEqual(['ha-a/sensor/disc-a_load_1m/config', 'ha-a/sensor/disc-a_soc_temp/config']);
+      const temp = byTopic.get('ha-a/sensor/disc-a_soc_temp/config')!;
       expect(temp).toMatchObject({ unique_id: 'pinetd_disc-a_soc_temp', object_id: 'disc-a_soc_temp', state_topic: 'pinetd/disc-a/reading', availability_topic: 'pinetd/disc-a/status', value_template: '{{ value_json.value.socTempC }}', device_class: 'temperature', unit_of_measurement: '°C', state_class: 'measurement' });
-      expect(byTopic.get('homeassistant/sensor/disc-a_load_1m/config')?.value_template).toBe('{{ value_json.value.loadAvg[0] }}');
+      expect(byTopic.get('ha-a/sensor/disc-a_load_1m/config')?.value_template).toBe('{{ value_json.value.loadAvg[0] }}');
       const ids = [...byTopic.values()].map((c) => c.unique_id);
       expect(new Set(ids).size).toBe(ids.length);
       for (const c of byTopic.values()) expect(c.device).toEqual({ identifiers: ['pinetd_disc-a'], name: 'disc-a', model: 'pinetd', sw_version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
@@ -55,7 +56,7 @@ describe.skipIf(NO_BROKER)(brokerSuite('Home Assistant discovery'), { timeout: 2
       for (const topic of byTopic.keys()) expect(await retainedNow(broker, topic, 1)).toEqual([{ retained: true, topic, payload: JSON.stringify(byTopic.get(topic)) }]);
 
       // Home Assistant restarted: it publishes its birth, and pinetd answers with every config again.
-      broker.publish('homeassistant/status', 'online');
+      broker.publish('ha-a/status', 'online');
       await sub.until((ms) => ms.length >= 4);
       expect(sub.messages.slice(2).map((m) => m.topic).sort()).toEqual([...byTopic.keys()].sort());
     } finally {

@@ -12,7 +12,8 @@ function fleet(args: string[]): Promise<{ code: number | null; stdout: string; s
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     p.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    p.once('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': the pipes may still hold the last line at exit.
+    p.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 

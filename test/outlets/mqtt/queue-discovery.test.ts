@@ -16,17 +16,21 @@ describe('ReadingQueue', () => {
     expect(q.peek()?.at).toBe('t997');
   });
 
-  it('removes a reading only when acknowledged, and not if it was dropped meanwhile', () => {
+  it('never drops the reading in flight: the next oldest goes instead, and it leaves only when acknowledged', () => {
     const q = new ReadingQueue(2);
     q.push(reading(1));
-    const inFlight = q.peek()!;
+    const inFlight = q.send()!;
     q.push(reading(2));
-    q.push(reading(3)); // drops t1 while it is in flight
+    q.push(reading(3)); // two waiting besides the one in flight: nothing dropped yet
+    expect([q.size, q.dropped]).toEqual([3, 0]);
+    q.push(reading(4)); // full: t2 is dropped, not t1 which the broker may already have
+    expect([q.size, q.dropped]).toEqual([3, 1]);
     q.acknowledge(inFlight);
-    expect(q.size).toBe(2);
-    expect(q.peek()?.at).toBe('t2');
-    q.acknowledge(q.peek()!);
     expect(q.peek()?.at).toBe('t3');
+    q.send();
+    q.release(); // the connection was lost: t3 is waiting again, the oldest, so the next to go
+    q.push(reading(5));
+    expect([q.peek()?.at, q.size, q.dropped]).toEqual(['t4', 2, 2]);
   });
 
   it('with --mqtt-queue 0 keeps nothing and counts every reading dropped', () => {
