@@ -50,6 +50,7 @@ export interface Daemon {
 export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   const { config, log, version, exit, timers = realTimers, processTarget = process } = deps;
   const task = await loadTask(config.task);
+  const mqtt = config.mqtt === null ? undefined : (await import('./outlets/mqtt/outlet.js')).prepareMqttOutlet(config, task.name, task.entities);
   const hardware = setupHardware(config, log, task.name, task.pins, deps.gpioBackend);
   const notifier = deps.notifier ?? createNotifier({ log });
   const hub = new Hub({
@@ -70,7 +71,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
 
   // Outlets, in start order; they close in reverse.
   const tcp = createTcpOutlet({ config, hub, store: new KvStore(), log, timers });
-  const outlets: Outlet[] = [tcp, createLedOutlet(hub, hardware.leds), createSystemdOutlet(hub, notifier)];
+  const outlets: Outlet[] = [tcp, createLedOutlet(hub, hardware.leds), createSystemdOutlet(hub, notifier), ...(mqtt ? [mqtt({ hub, log, timers })] : [])];
   if (config.http) outlets.push((await import('./outlets/http/outlet.js')).createHttpOutlet({ config, http: config.http, hub, log, timers }));
 
   // The one release path for every exit: failed start, clean exit, forced exit, crash.

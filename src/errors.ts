@@ -61,6 +61,7 @@ export const Codes = {
   PINETD_E_GPIO_EXPORT: { exitCode: EX_CONFIG, summary: 'GPIO export failed' },
   PINETD_E_GPIO_IO: { exitCode: 1, summary: 'GPIO read/write failed' },
   PINETD_E_SENSOR: { exitCode: 1, summary: 'sensor reading rejected' },
+  PINETD_E_MQTT: { exitCode: 1, summary: 'MQTT broker unreachable or refused the connection' },
 } as const satisfies Record<string, CodeDef>;
 export type Code = keyof typeof Codes;
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Entry point: `pinetd [options]` runs the daemon, `pinetd client ...` the client.
+ * Entry point: `pinetd [options]` runs the daemon, `pinetd client ...` the client,
+ * `pinetd fleet ...` the MQTT fleet view.
  * Turns startup errors into one clear line and the right exit status (78 for anything the
  * operator must fix in the configuration), before any socket is opened.
  */
@@ -18,6 +19,7 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await runClient(argv.slice(1));
     return;
   }
+  if (argv[0] === 'fleet') return void (process.exitCode = await (await import('../fleet/fleet.js')).runFleet(argv.slice(1)));
   let loaded: LoadResult;
   try {
     loaded = loadConfig({ argv, env: process.env });

@@ -139,6 +139,7 @@ export function helpText(version: string): string {
     '',
     'Usage: pinetd [options]',
     '       pinetd client [--host H] [--port P] [COMMAND ...]',
+    '       pinetd fleet --mqtt URL [--mqtt-prefix-root pinetd] [--watch]',
     '',
     'Options (each also settable as PINETD_<NAME> and as a camelCase key of --config FILE;',
     'precedence: flag > environment > file > default):',

@@ -42,6 +42,17 @@ export interface Config {
   /** The HTTP outlet's address (status page, /metrics, /events); null = off, nothing loaded. */
   http: HttpAddress | null;
   httpMaxClients: number;
+  /** MQTT outlet (src/outlets/mqtt/): off while `mqtt` is null. */
+  mqtt: string | null;
+  mqttUsername: string | null;
+  mqttPasswordFile: string | null;
+  mqttCaFile: string | null;
+  /** null: `pinetd/<deviceId>`. */
+  mqttPrefix: string | null;
+  /** Home Assistant discovery prefix, or `off`. */
+  mqttDiscovery: string;
+  mqttKeepalive: number;
+  mqttQueue: number;
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
@@ -159,7 +170,37 @@ export const OPTIONS: readonly OptionDef[] = [
   // HTTP outlet (src/outlets/http/)
   def('http', 'HOST:PORT|off', 'HTTP status page, /metrics, /healthz and /events; off = not loaded', httpAddress),
   def('httpMaxClients', 'N', 'HTTP connections beyond this get 503 and are closed', int(1, 1000)),
+  // MQTT outlet (src/outlets/mqtt/): off unless --mqtt is set.
+  def('mqtt', 'URL', 'publish readings to this MQTT broker: mqtt://host[:1883] or mqtts://host[:8883] (default: off)', nullable(mqttUrl)),
+  def('mqttUsername', 'NAME', 'MQTT user name', nullable(text('a user name'))),
+  def('mqttPasswordFile', 'FILE', 'file holding the MQTT password (not readable by other users)', nullable(text('a file path'))),
+  def('mqttCaFile', 'FILE', 'PEM CA certificate(s) to verify an mqtts:// broker', nullable(text('a file path'))),
+  def('mqttPrefix', 'TOPIC', 'topic prefix (default: pinetd/<device-id>)', nullable(mqttTopic)),
+  def('mqttDiscovery', 'PREFIX|off', 'Home Assistant discovery prefix, or off', mqttTopic),
+  def('mqttKeepalive', 'DURATION', 'MQTT keepalive; the broker publishes the offline will after 1.5 times this', duration(1000, 'forbidden', ', from 1s')),
+  def('mqttQueue', 'N', 'readings held while the broker is away (oldest dropped first)', int(0, 100_000)),
 ];
+
+/** Only mqtt:// and mqtts://, a host, an optional port, no credentials (those come from files) and no path. */
+function mqttUrl(raw: unknown): Parsed<string> {
+  const expected = 'mqtt://host[:port] or mqtts://host[:port], without user, password or path';
+  if (typeof raw !== 'string' || raw.length > 1024) return { ok: false, expected };
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { ok: false, expected };
+  }
+  const plain = (url.pathname === '' || url.pathname === '/') && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  return (url.protocol === 'mqtt:' || url.protocol === 'mqtts:') && url.hostname !== '' && plain ? { ok: true, value: raw } : { ok: false, expected };
+}
+
+/** A topic prefix: levels of [A-Za-z0-9_-], no wildcards, at most 128 characters. */
+function mqttTopic(raw: unknown): Parsed<string> {
+  return typeof raw === 'string' && /^(?=.{1,128}$)[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/.test(raw)
+    ? { ok: true, value: raw }
+    : { ok: false, expected: 'topic levels of A-Z, a-z, 0-9, _ and - separated by /, at most 128 characters' };
+}
 
 export const DEFAULTS: Readonly<Config> = {
   host: '127.0.0.1',
@@ -188,9 +229,17 @@ export const DEFAULTS: Readonly<Config> = {
   outputs: {},
   http: null,
   httpMaxClients: 32,
+  mqtt: null,
+  mqttUsername: null,
+  mqttPasswordFile: null,
+  mqttCaFile: null,
+  mqttPrefix: null,
+  mqttDiscovery: 'homeassistant',
+  mqttKeepalive: 30_000,
+  mqttQueue: 1000,
 };
 
-export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'idleTimeout']);
+export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'idleTimeout', 'mqttKeepalive']);
 
 // --- the HTTP outlet's option (src/outlets/http/) ---
 

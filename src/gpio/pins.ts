@@ -19,6 +19,8 @@ export interface PinSpec {
   readonly name: string;
   readonly pin: number;
   readonly activeLow: boolean;
+  /** Inputs only: the Home Assistant device class of its binary_sensor (e.g. `door`). */
+  readonly deviceClass?: string;
 }
 
 export interface HardwareConfig {
@@ -59,12 +61,17 @@ export function parsePinMap(section: PinSection, raw: unknown): PinSpec[] {
       throw configError(`invalid value for "${key}": expected a pin number or {"pin": N, "activeLow": true}`);
     }
     const obj = value as Record<string, unknown>;
-    const extra = Object.keys(obj).filter((k) => k !== 'pin' && k !== 'activeLow');
-    if (extra.length > 0) throw configError(`unknown key "${extra[0]}" in "${key}" (allowed: pin, activeLow)`);
+    const allowed = section === 'inputs' ? ['pin', 'activeLow', 'deviceClass'] : ['pin', 'activeLow'];
+    const extra = Object.keys(obj).filter((k) => !allowed.includes(k));
+    if (extra.length > 0) throw configError(`unknown key "${extra[0]}" in "${key}" (allowed: ${allowed.join(', ')})`);
     if (obj.activeLow !== undefined && typeof obj.activeLow !== 'boolean') {
       throw configError(`"${key}.activeLow" must be true or false`);
     }
-    return { name, pin: parsePin(`${key}.pin`, obj.pin), activeLow: obj.activeLow === true };
+    if (obj.deviceClass !== undefined && (typeof obj.deviceClass !== 'string' || !/^[a-z_]{1,32}$/.test(obj.deviceClass))) {
+      throw configError(`"${key}.deviceClass" must be a Home Assistant device class such as "door" (a-z and _)`);
+    }
+    const deviceClass = typeof obj.deviceClass === 'string' ? { deviceClass: obj.deviceClass } : {};
+    return { name, pin: parsePin(`${key}.pin`, obj.pin), activeLow: obj.activeLow === true, ...deviceClass };
   });
 }
 

@@ -15,6 +15,8 @@ export interface LoadedTask {
   readonly fn: TaskFn;
   /** Pins a module declares with `export const pins = { name: { pin, direction, activeLow } }`. */
   readonly pins?: Record<string, unknown>;
+  /** A module's `export const entities = [{ key, name, unit?, deviceClass? }]` (validated by the MQTT outlet). */
+  readonly entities?: unknown;
 }
 
 export async function loadTask(spec: string, cwd = process.cwd()): Promise<LoadedTask> {
@@ -28,7 +30,7 @@ export async function loadTask(spec: string, cwd = process.cwd()): Promise<Loade
   }
   const path = isAbsolute(spec) ? spec : resolve(cwd, spec);
   if (!existsSync(path)) throw new PinetdError('PINETD_E_TASK_LOAD', `invalid value for --task: '${spec}': no such file ${path}`);
-  let mod: { default?: unknown; pins?: unknown };
+  let mod: { default?: unknown; pins?: unknown; entities?: unknown };
   try {
     mod = (await import(pathToFileURL(path).href)) as typeof mod;
   } catch (err) {
@@ -38,5 +40,5 @@ export async function loadTask(spec: string, cwd = process.cwd()): Promise<Loade
     throw new PinetdError('PINETD_E_TASK_LOAD', `invalid value for --task: '${spec}': the module has no default-exported function (expected \`export default async function task(ctx) {...}\`)`);
   }
   const pins = mod.pins !== null && typeof mod.pins === 'object' ? (mod.pins as Record<string, unknown>) : undefined;
-  return { name: path, fn: mod.default as TaskFn, ...(pins ? { pins } : {}) };
+  return { name: path, fn: mod.default as TaskFn, ...(pins ? { pins } : {}), ...(mod.entities !== undefined ? { entities: mod.entities } : {}) };
 }

@@ -26,12 +26,18 @@ describe('parsePinMap', () => {
     [{ door: 4.5 }, 'invalid pin for "inputs.door": 4.5 (expected a BCM GPIO number from 0 to 57)'],
     [{ door: { activeLow: true } }, 'invalid pin for "inputs.door.pin": undefined (expected a BCM GPIO number from 0 to 57)'],
     [{ door: { pin: 4, activeLow: 'yes' } }, '"inputs.door.activeLow" must be true or false'],
-    [{ door: { pin: 4, pull: 'up' } }, 'unknown key "pull" in "inputs.door" (allowed: pin, activeLow)'],
+    [{ door: { pin: 4, pull: 'up' } }, 'unknown key "pull" in "inputs.door" (allowed: pin, activeLow, deviceClass)'],
+    [{ door: { pin: 4, deviceClass: 'Door!' } }, '"inputs.door.deviceClass" must be a Home Assistant device class such as "door" (a-z and _)'],
     [{ door: [4] }, 'invalid value for "inputs.door": expected a pin number or {"pin": N, "activeLow": true}'],
     [{ 'front door': 4 }, 'invalid name "inputs.front door" (a letter, then up to 31 letters, digits, - or _)'],
     [[4], '"inputs" must be an object of name: pin, e.g. {"door": 4}'],
   ])('rejects %j naming the key', (raw, message) => {
     expect(() => parsePinMap('inputs', raw)).toThrow(configError(message));
+  });
+
+  it('keeps an input\'s Home Assistant device class, and refuses one on an output', () => {
+    expect(parsePinMap('inputs', { door: { pin: 4, deviceClass: 'door' } })).toEqual([{ name: 'door', pin: 4, activeLow: false, deviceClass: 'door' }]);
+    expect(() => parsePinMap('outputs', { relay: { pin: 24, deviceClass: 'door' } })).toThrow(configError('unknown key "deviceClass" in "outputs.relay" (allowed: pin, activeLow)'));
   });
 
   it('accepts only the four LED roles', () => {
