@@ -16,7 +16,8 @@ function run(args: string[], input?: string, env: Record<string, string> = {}): 
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     if (input !== undefined) child.stdin.end(input);
     else child.stdin.end();
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': the pipes may still hold the last line when the process has exited.
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 

@@ -31,7 +31,7 @@ function loadedBy(args: string[]): Promise<string[]> {
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.on('error', reject);
-    child.on('exit', () => {
+    child.on('close', () => {
       const line = /loaded-modules (.*)/.exec(err)?.[1];
       if (line === undefined) reject(new Error(`no module list; stdout:\n${out}\nstderr:\n${err}`));
       else resolve(JSON.parse(line) as string[]);

@@ -55,7 +55,8 @@ export class DaemonProcess {
       this.stderr += chunk;
     });
     this.exited = new Promise((resolve) => {
-      this.proc.once('exit', (code, signal) => {
+      // 'close' (not 'exit'): by then stdout and stderr have been read to the end.
+      this.proc.once('close', (code, signal) => {
         this.#wake();
         resolve({ code, signal, ms: performance.now() - this.#t0 });
       });
