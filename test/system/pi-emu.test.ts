@@ -147,8 +147,7 @@ describe.skipIf(!ENABLED)(title, () => {
       work,
       kernel,
       modules: ['bcm2835_wdt', 'phy-generic', 'dwc2', 'cdc_ether'],
-      nodeDir,
-      pinetdRoot: join(work, 'unpacked', basename(tarball, '.tar.gz')),
+      app: { nodeDir, pinetdRoot: join(work, 'unpacked', basename(tarball, '.tar.gz')) },
       files: {
         '/test/slow.mjs': { from: join(FIXTURES, 'tasks/slow.mjs') },
         '/test/leds.json': JSON.stringify(ledsConfig),

@@ -135,10 +135,9 @@ export interface InitramfsSpec {
   readonly kernel: Kernel;
   /** Kernel modules to insmod at boot (with their dependencies). */
   readonly modules: readonly string[];
-  /** The official arm64 node (deploy/node-dist.sh's directory). */
-  readonly nodeDir: string;
-  /** An unpacked pinetd tarball, installed as /opt/pinetd. */
-  readonly pinetdRoot: string;
+  /** The official arm64 node (deploy/node-dist.sh's directory) with the arm64 glibc, and an
+   *  unpacked pinetd tarball as /opt/pinetd; without it, busybox alone. */
+  readonly app?: { readonly nodeDir: string; readonly pinetdRoot: string };
   /** Extra files: guest path -> content or a host file to copy ({ from }). */
   readonly files: Record<string, string | { from: string }>;
   /** The /init script (busybox sh). `@@MODULES@@` is replaced by the insmod lines. */
@@ -149,17 +148,19 @@ export interface InitramfsSpec {
 export async function buildInitramfs(spec: InitramfsSpec): Promise<string> {
   const root = join(spec.work, 'initramfs');
   rmSync(root, { recursive: true, force: true });
-  for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', 'lib/modules', 'usr/bin', 'opt', 'etc']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', 'lib/modules', 'usr/bin', 'opt', 'etc', 'newroot']) mkdirSync(join(root, d), { recursive: true });
 
   const busybox = await debPackage('busybox-static');
   cpSync(join(busybox.dir, 'bin/busybox'), join(root, 'bin/busybox'));
-  for (const pkg of ['libc6', 'libstdc++6', 'libgcc-s1']) {
-    const { dir } = await debPackage(pkg);
-    for (const sub of ['lib', 'usr/lib']) if (existsSync(join(dir, sub))) cpSync(join(dir, sub), join(root, sub), { recursive: true, verbatimSymlinks: true });
+  if (spec.app) {
+    for (const pkg of ['libc6', 'libstdc++6', 'libgcc-s1']) {
+      const { dir } = await debPackage(pkg);
+      for (const sub of ['lib', 'usr/lib']) if (existsSync(join(dir, sub))) cpSync(join(dir, sub), join(root, sub), { recursive: true, verbatimSymlinks: true });
+    }
+    if (!existsSync(join(root, 'lib/ld-linux-aarch64.so.1'))) throw new Error('libc6:arm64 has no /lib/ld-linux-aarch64.so.1');
+    cpSync(join(spec.app.nodeDir, 'bin/node'), join(root, 'usr/bin/node'));
+    cpSync(spec.app.pinetdRoot, join(root, 'opt/pinetd'), { recursive: true, verbatimSymlinks: true });
   }
-  if (!existsSync(join(root, 'lib/ld-linux-aarch64.so.1'))) throw new Error('libc6:arm64 has no /lib/ld-linux-aarch64.so.1');
-  cpSync(join(spec.nodeDir, 'bin/node'), join(root, 'usr/bin/node'));
-  cpSync(spec.pinetdRoot, join(root, 'opt/pinetd'), { recursive: true, verbatimSymlinks: true });
 
   const insmods: string[] = [];
   for (const ko of await moduleFiles(spec.kernel, spec.modules)) {

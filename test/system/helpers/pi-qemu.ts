@@ -45,6 +45,10 @@ export interface BootOptions {
   /** The device tree (consoleDtb: a copy without the Bluetooth node). */
   readonly dtb: string;
   readonly qmpSocket: string;
+  /** Kernel command line after the console (default: boot the initramfs's /init). */
+  readonly append?: string;
+  /** An SD card image (qcow2). */
+  readonly sdCard?: string;
   /** host port -> guest port, on 127.0.0.1 only. */
   readonly forwards: ReadonlyArray<readonly [number, number]>;
   /** QEMU is SIGKILLed after this long, whatever happens. */
@@ -73,7 +77,8 @@ export class EmulatedPi {
       [
         ...['-accel', 'tcg,thread=single', '-M', 'raspi3b', '-m', '1G'],
         ...['-kernel', opts.kernel.vmlinuz, '-dtb', opts.dtb, '-initrd', opts.initrd],
-        ...['-append', 'console=ttyAMA0,115200 rdinit=/init loglevel=1'],
+        ...['-append', `console=ttyAMA0,115200 ${opts.append ?? 'rdinit=/init loglevel=1'}`],
+        ...(opts.sdCard ? ['-drive', `if=sd,format=qcow2,file=${opts.sdCard}`] : []),
         ...['-netdev', `user,id=n0,${hostfwd}`, '-device', 'usb-net,netdev=n0'],
         ...['-no-reboot', '-serial', 'stdio', '-display', 'none', '-monitor', 'none'],
         ...['-qmp', `unix:${opts.qmpSocket},server=on,wait=off`],
