@@ -13,7 +13,10 @@ export const ProtocolError = {
   UNKNOWN_COMMAND: 'unknown-command',
   USAGE: 'usage',
   LINE_TOO_LONG: 'line-too-long',
+  LINE_TIMEOUT: 'line-timeout',
+  INVALID_UTF8: 'invalid-utf8',
   BUSY: 'busy',
+  FORBIDDEN: 'forbidden',
   IDLE_TIMEOUT: 'idle-timeout',
   NO_READING: 'no-reading',
   STORE_FULL: 'store-full',
@@ -30,8 +33,11 @@ export const WIRE_ERRORS: Readonly<Record<ProtocolErrorCode, { readonly template
   usage: { template: 'ERR usage <VERB> <arguments>', closes: false },
   'no-reading': { template: 'ERR no-reading', closes: false },
   'store-full': { template: 'ERR store-full <n> keys, <b> bytes', closes: false },
+  'invalid-utf8': { template: 'ERR invalid-utf8', closes: false },
   'line-too-long': { template: 'ERR line-too-long', closes: true },
+  'line-timeout': { template: 'ERR line-timeout', closes: true },
   busy: { template: 'ERR busy', closes: true },
+  forbidden: { template: 'ERR forbidden', closes: true },
   'idle-timeout': { template: 'ERR idle-timeout', closes: true },
 };
 

@@ -24,6 +24,8 @@ export interface Config {
   allow: string[];
   maxClientsPerIp: number;
   maxLine: number;
+  /** A request line must be complete this long after its first byte; 0 = no limit. */
+  lineTimeout: number;
   idleTimeout: number;
   history: number;
   logLevel: string;
@@ -139,6 +141,7 @@ export const OPTIONS: readonly OptionDef[] = [
   def('allow', 'CIDR[,CIDR...]', 'only these addresses may connect (TCP and HTTP); others get `ERR forbidden`; empty = all', cidrList),
   def('maxClientsPerIp', 'N', 'concurrent connections per remote address; the next gets `ERR busy`; 0 = no cap', int(0, 10000)),
   def('maxLine', 'BYTES', 'longest request line; longer gets `ERR line-too-long` and a close', int(16, 1_048_576)),
+  def('lineTimeout', 'DURATION', 'a request line must be complete this long after its first byte, else `ERR line-timeout` and a close; 0 disables', duration(1, 'allowed', '')),
   def('idleTimeout', 'DURATION', 'a client silent this long is closed; 0 disables', duration(1, 'allowed', '')),
   def('history', 'N', 'successful readings kept for HISTORY (8 MiB at most; 0 disables)', int(0, 100_000)),
   def('logLevel', 'LEVEL', 'pino level', oneOf(LOG_LEVELS)),
@@ -165,6 +168,7 @@ export const DEFAULTS: Readonly<Config> = {
   allow: [],
   maxClientsPerIp: 16,
   maxLine: 4096,
+  lineTimeout: 30_000,
   idleTimeout: 300_000,
   history: 720,
   logLevel: 'info',
@@ -179,4 +183,4 @@ export const DEFAULTS: Readonly<Config> = {
   outputs: {},
 };
 
-export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'idleTimeout']);
+export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'lineTimeout', 'idleTimeout']);

@@ -51,8 +51,22 @@ function usage(verb: string): string {
   return errLine(ProtocolError.USAGE, USAGE[verb] ?? verb);
 }
 
+/** Space, C0 controls, DEL and C1 controls: never part of a key. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const NOT_IN_KEY = /[\x00-\x20\x7f-\x9f]/;
+
 function key(text: string): string | undefined {
-  return text !== '' && !text.includes(' ') && Buffer.byteLength(text) <= MAX_KEY_BYTES ? text : undefined;
+  return text !== '' && !NOT_IN_KEY.test(text) && Buffer.byteLength(text) <= MAX_KEY_BYTES ? text : undefined;
+}
+
+/**
+ * An unknown verb as the error line may show it: printable ASCII only (anything else becomes
+ * `?`, so no control byte, CR or escape sequence is reflected to the sender), shortened.
+ */
+export function printableVerb(verb: string): string {
+  const short = verb.length > MAX_VERB_ECHO ? verb.slice(0, MAX_VERB_ECHO) : verb;
+  const safe = /^[\x21-\x7e]*$/.test(short) ? short : short.replace(/[^\x21-\x7e]/gu, '?');
+  return verb.length > MAX_VERB_ECHO ? `${safe}...` : safe;
 }
 
 export function handleLine(raw: string, host: CommandHost, session: Session): string {
@@ -113,6 +127,6 @@ export function handleLine(raw: string, host: CommandHost, session: Session): st
       session.quit = true;
       return 'BYE';
     default:
-      return errLine(ProtocolError.UNKNOWN_COMMAND, verb.length > MAX_VERB_ECHO ? `${verb.slice(0, MAX_VERB_ECHO)}...` : verb);
+      return errLine(ProtocolError.UNKNOWN_COMMAND, printableVerb(verb));
   }
 }

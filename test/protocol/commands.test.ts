@@ -122,4 +122,24 @@ describe('line protocol commands', () => {
     expect(send('frobnicate now')).toBe('ERR unknown-command FROBNICATE');
     expect(send(`${'x'.repeat(100)}`)).toBe(`ERR unknown-command ${'X'.repeat(32)}...`);
   });
+
+  it('an unknown verb is echoed as printable ASCII only: no control byte, CR or escape reaches the sender', () => {
+    const { send } = setup();
+    expect(send('GE\x00T\rk')).toBe('ERR unknown-command GE?T?K');
+    expect(send('\x1b[2Jx')).toBe('ERR unknown-command ?[2JX');
+    expect(send('nöpe😀')).toBe('ERR unknown-command N?PE?');
+    const reply = send(`${'\x07'.repeat(100)}`);
+    expect(reply).toBe(`ERR unknown-command ${'?'.repeat(32)}...`);
+    expect(/[^\x20-\x7e]/.test(send('\x7f\x85\u2028'))).toBe(false);
+  });
+
+  it('keys may not contain control characters; values round-trip exactly, any valid UTF-8', () => {
+    const { send } = setup();
+    for (const bad of ['SET a\x00b v', 'SET a\x1bb v', 'SET a\tb v', 'SET a\x7fb v', 'SET a\u0085b v', 'GET a\x01', 'DEL a\rb']) {
+      expect(send(bad), JSON.stringify(bad)).toMatch(/^ERR usage (SET|GET|DEL) /);
+    }
+    const value = 'é€😀\u00a0\x01\ttab\u2028 end ';
+    expect(send(`SET ключ ${value}`)).toBe('OK');
+    expect(send('GET ключ')).toBe(value);
+  });
 });

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/options.js';
 import type { Hub } from '../../hub/hub.js';
+import { createAllowList } from '../../net/access.js';
 import type { KvStore } from '../../protocol/store.js';
 import type { Timers } from '../../util/timers.js';
 import type { Outlet } from '../outlet.js';
@@ -34,6 +35,9 @@ export function createTcpOutlet({ config, hub, store, log, timers }: TcpOutletDe
     maxClients: config.maxClients,
     maxLine: config.maxLine,
     idleTimeoutMs: config.idleTimeout,
+    lineTimeoutMs: config.lineTimeout,
+    allow: createAllowList(config.allow),
+    maxClientsPerIp: config.maxClientsPerIp,
     commands: {
       store,
       status: () => hub.status(),
