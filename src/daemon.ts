@@ -19,6 +19,7 @@ import { createNotifier, type Notifier } from './outlets/systemd/notify.js';
 import { createSystemdOutlet } from './outlets/systemd/outlet.js';
 import { createTcpOutlet } from './outlets/tcp/outlet.js';
 import type { PinetdServer } from './outlets/tcp/server.js';
+import { loadAccessPolicy } from './protocol/access.js';
 import { KvStore } from './protocol/store.js';
 import { Shutdown } from './shutdown/shutdown.js';
 import { loadTask } from './tasks/load.js';
@@ -49,6 +50,7 @@ export interface Daemon {
 
 export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   const { config, log, version, exit, timers = realTimers, processTarget = process } = deps;
+  const access = loadAccessPolicy(config);
   const task = await loadTask(config.task);
   const hardware = setupHardware(config, log, task.name, task.pins, deps.gpioBackend);
   const notifier = deps.notifier ?? createNotifier({ log });
@@ -69,7 +71,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   });
 
   // Outlets, in start order; they close in reverse.
-  const tcp = createTcpOutlet({ config, hub, store: new KvStore(), log, timers });
+  const tcp = createTcpOutlet({ config, hub, store: new KvStore(), access, log, timers });
   const outlets: Outlet[] = [tcp, createLedOutlet(hub, hardware.leds), createSystemdOutlet(hub, notifier)];
 
   // The one release path for every exit: failed start, clean exit, forced exit, crash.

@@ -17,6 +17,9 @@ export const ProtocolError = {
   INVALID_UTF8: 'invalid-utf8',
   BUSY: 'busy',
   FORBIDDEN: 'forbidden',
+  AUTH_REQUIRED: 'auth-required',
+  AUTH_FAILED: 'auth-failed',
+  PROTECTED: 'protected',
   IDLE_TIMEOUT: 'idle-timeout',
   NO_READING: 'no-reading',
   STORE_FULL: 'store-full',
@@ -38,6 +41,9 @@ export const WIRE_ERRORS: Readonly<Record<ProtocolErrorCode, { readonly template
   'line-timeout': { template: 'ERR line-timeout', closes: true },
   busy: { template: 'ERR busy', closes: true },
   forbidden: { template: 'ERR forbidden', closes: true },
+  'auth-required': { template: 'ERR auth-required', closes: false },
+  'auth-failed': { template: 'ERR auth-failed', closes: false },
+  protected: { template: 'ERR protected <hint>', closes: false },
   'idle-timeout': { template: 'ERR idle-timeout', closes: true },
 };
 

@@ -23,6 +23,10 @@ export interface Config {
   /** CIDRs allowed to connect (TCP and HTTP); empty = everyone. */
   allow: string[];
   maxClientsPerIp: number;
+  /** A file holding the AUTH token (never the token itself: flags and env leak into ps and the journal). */
+  authTokenFile: string | null;
+  /** `on`: listening beyond loopback with neither --allow nor a token, only loopback peers may write. */
+  protectedMode: 'on' | 'off';
   maxLine: number;
   /** A request line must be complete this long after its first byte; 0 = no limit. */
   lineTimeout: number;
@@ -140,6 +144,8 @@ export const OPTIONS: readonly OptionDef[] = [
   def('maxClients', 'N', 'connections beyond this get `ERR busy` and are closed', int(1, 10000)),
   def('allow', 'CIDR[,CIDR...]', 'only these addresses may connect (TCP and HTTP); others get `ERR forbidden`; empty = all', cidrList),
   def('maxClientsPerIp', 'N', 'concurrent connections per remote address; the next gets `ERR busy`; 0 = no cap', int(0, 10000)),
+  def('authTokenFile', 'FILE', 'file holding the token clients must send with AUTH (>= 16 characters; not readable by others)', nullable(text('a file path'))),
+  def('protectedMode', 'on|off', 'on: listening beyond loopback with neither --allow nor a token, SET/DEL from other hosts get `ERR protected`', oneOf<'on' | 'off'>(['on', 'off'])),
   def('maxLine', 'BYTES', 'longest request line; longer gets `ERR line-too-long` and a close', int(16, 1_048_576)),
   def('lineTimeout', 'DURATION', 'a request line must be complete this long after its first byte, else `ERR line-timeout` and a close; 0 disables', duration(1, 'allowed', '')),
   def('idleTimeout', 'DURATION', 'a client silent this long is closed; 0 disables', duration(1, 'allowed', '')),
@@ -167,6 +173,8 @@ export const DEFAULTS: Readonly<Config> = {
   maxClients: 100,
   allow: [],
   maxClientsPerIp: 16,
+  authTokenFile: null,
+  protectedMode: 'on',
   maxLine: 4096,
   lineTimeout: 30_000,
   idleTimeout: 300_000,

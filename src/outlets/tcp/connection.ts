@@ -26,7 +26,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ProtocolError, errLine } from '../../errors.js';
-import { handleLine, type CommandHost, type Session } from '../../protocol/commands.js';
+import { handleLine, newSession, type CommandHost, type Session } from '../../protocol/commands.js';
 import { INVALID_UTF8, LineParser, TOO_LONG } from '../../protocol/line-parser.js';
 import type { Protocol } from '../../config/options.js';
 import type { TimerHandle, Timers } from '../../util/timers.js';
@@ -61,7 +61,7 @@ export interface ConnectionDeps {
 export class Connection {
   readonly socket: Socket;
   readonly remote: string;
-  readonly session: Session = { quit: false, subscribed: false };
+  readonly session: Session;
   readonly #deps: ConnectionDeps;
   readonly #parser: LineParser;
   #state: ConnState;
@@ -82,6 +82,7 @@ export class Connection {
     this.socket = socket;
     this.#deps = deps;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.session = newSession(deps.commands.access, socket.remoteAddress, this.remote);
     this.#parser = new LineParser(deps.maxLine);
     this.#lastActivity = deps.timers.now();
     socket.setNoDelay(true);
