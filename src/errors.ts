@@ -73,6 +73,9 @@ export const Codes = {
   PINETD_E_GPIO_EXPORT: { exitCode: EX_CONFIG, summary: 'GPIO export failed' },
   PINETD_E_GPIO_IO: { exitCode: 1, summary: 'GPIO read/write failed' },
   PINETD_E_SENSOR: { exitCode: 1, summary: 'sensor reading rejected' },
+  PINETD_E_STATE_DIR: { exitCode: EX_CONFIG, summary: 'state directory missing or not writable' },
+  PINETD_E_STATE_CORRUPT: { exitCode: 1, summary: 'a saved state file cannot be loaded' },
+  PINETD_E_STATE_WRITE: { exitCode: 1, summary: 'a state file cannot be written' },
 } as const satisfies Record<string, CodeDef>;
 export type Code = keyof typeof Codes;
 

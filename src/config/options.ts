@@ -32,6 +32,10 @@ export interface Config {
   lineTimeout: number;
   idleTimeout: number;
   history: number;
+  /** Where the store and history are saved; null = in memory only. */
+  stateDir: string | null;
+  /** At most one store write per this interval. */
+  storeFlush: number;
   logLevel: string;
   /** Names this board to MQTT, the status page and metrics; default: the hostname, reduced. */
   deviceId: string;
@@ -150,6 +154,8 @@ export const OPTIONS: readonly OptionDef[] = [
   def('lineTimeout', 'DURATION', 'a request line must be complete this long after its first byte, else `ERR line-timeout` and a close; 0 disables', duration(1, 'allowed', '')),
   def('idleTimeout', 'DURATION', 'a client silent this long is closed; 0 disables', duration(1, 'allowed', '')),
   def('history', 'N', 'successful readings kept for HISTORY (8 MiB at most; 0 disables)', int(0, 100_000)),
+  def('stateDir', 'DIR', 'save the key-value store and the reading history here (kv.json, history.json); default: in memory only', nullable(text('a directory path'))),
+  def('storeFlush', 'DURATION', 'with --state-dir: at most one store write per this interval (SET answers OK before it)', duration(10, 'forbidden', ', at least 10ms')),
   def('logLevel', 'LEVEL', 'pino level', oneOf(LOG_LEVELS)),
   def('deviceId', 'ID', 'this board\'s name for MQTT topics, the status page and metrics ([a-z0-9_-], default: the hostname)', deviceIdOption),
   def('gpio', 'MODE', 'GPIO backend: auto (onoff where usable, else mock), onoff or mock', oneOf<GpioMode>(['auto', 'onoff', 'mock'])),
@@ -179,6 +185,8 @@ export const DEFAULTS: Readonly<Config> = {
   lineTimeout: 30_000,
   idleTimeout: 300_000,
   history: 720,
+  stateDir: null,
+  storeFlush: 1000,
   logLevel: 'info',
   deviceId: defaultDeviceId(),
   gpio: 'auto',
@@ -191,4 +199,4 @@ export const DEFAULTS: Readonly<Config> = {
   outputs: {},
 };
 
-export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'lineTimeout', 'idleTimeout']);
+export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'lineTimeout', 'idleTimeout', 'storeFlush']);

@@ -5,7 +5,7 @@
  */
 import { ProtocolError, errLine } from '../errors.js';
 import { sessionAccess, tokenMatches, type AccessPolicy } from './access.js';
-import { KvStore, MAX_KEY_BYTES } from './store.js';
+import { isValidKey, KvStore } from './store.js';
 
 /** What the daemon exposes to the protocol (the hub's payloads, built there once). */
 export interface CommandHost {
@@ -76,12 +76,8 @@ function usage(verb: string): string {
   return errLine(ProtocolError.USAGE, USAGE[verb] ?? verb);
 }
 
-/** Space, C0 controls, DEL and C1 controls: never part of a key. */
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-const NOT_IN_KEY = /[\x00-\x20\x7f-\x9f]/;
-
 function key(text: string): string | undefined {
-  return text !== '' && !NOT_IN_KEY.test(text) && Buffer.byteLength(text) <= MAX_KEY_BYTES ? text : undefined;
+  return isValidKey(text) ? text : undefined;
 }
 
 /**
