@@ -275,7 +275,14 @@ export class Connection {
     else if (!stopped && this.#notReadingSince >= 0) {
       this.#notReadingMs += now - this.#notReadingSince;
       this.#notReadingSince = -1;
+      // The timer is not re-armed while the clock stands still; it resumes with the clock.
+      if (this.#lineStartedAt >= 0 && this.#lineTimer === undefined) this.#armLine(Math.max(0, this.#deps.lineTimeoutMs - this.#lineElapsed(now)));
     }
+  }
+
+  /** Time the unterminated line has had while the connection was read. */
+  #lineElapsed(now: number): number {
+    return now - this.#lineStartedAt - (this.#notReadingNow(now) - this.#lineStartNotReading);
   }
 
   #armLine(delay: number): void {
@@ -286,9 +293,10 @@ export class Connection {
   /** Lazy like the idle check: a completed line only clears a time stamp; the timer re-checks. */
   #onLineTimer = (): void => {
     this.#lineTimer = undefined;
-    if (this.#lineStartedAt < 0 || (this.#state !== 'active' && this.#state !== 'held')) return;
+    // Not read right now (a pause, waiting for 'drain'): the clock restarts the timer.
+    if (this.#lineStartedAt < 0 || this.#state !== 'active' || this.#notReadingSince >= 0) return;
     const now = this.#deps.timers.now();
-    const elapsed = now - this.#lineStartedAt - (this.#notReadingNow(now) - this.#lineStartNotReading);
+    const elapsed = this.#lineElapsed(now);
     const timeout = this.#deps.lineTimeoutMs;
     if (elapsed < timeout) {
       this.#armLine(timeout - elapsed);
