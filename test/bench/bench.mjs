@@ -13,7 +13,7 @@ const COMMANDS = { PING: 'PING\n', ECHO: `ECHO ${'x'.repeat(64)}\n` };
 
 const SERVERS = {
   bare: [fileURLToPath(new URL('./bare-server.mjs', import.meta.url))],
-  pinetd: [`${ROOT}dist/cli/main.js`, '--port', '0', '--pause-every', '0', '--gpio', 'mock', '--max-clients', '1000', '--log-level', 'info'],
+  pinetd: [`${ROOT}dist/cli/main.js`, '--port', '0', '--pause-every', '0', '--gpio', 'mock', '--max-clients', '1000', '--max-clients-per-ip', '0', '--log-level', 'info'],
 };
 
 function start(name) {
