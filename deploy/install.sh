@@ -5,7 +5,7 @@
 #   tar -xzf pinetd-<version>-linux-<arch>.tar.gz
 #   sudo ./pinetd-<version>-linux-<arch>/install.sh               install or upgrade, (re)start
 #   sudo ./pinetd-<version>-linux-<arch>/install.sh --rollback    switch back to the previous release
-#   sudo ./pinetd-<version>-linux-<arch>/install.sh --uninstall   remove all but /etc/pinetd
+#   sudo ./pinetd-<version>-linux-<arch>/install.sh --uninstall   remove all but /etc/pinetd and /var/lib/pinetd
 #
 # Layout: /opt/pinetd is a symlink to /opt/pinetd.releases/<version>-<build>; an upgrade unpacks
 # the new release beside the current one and swaps the symlink with one rename(2), keeping the
@@ -88,6 +88,7 @@ if [ "$mode" = uninstall ]; then
   if getent group "$SERVICE" >/dev/null; then groupdel "$SERVICE" || say "warning: could not remove group $SERVICE"; fi
   say "removed $PREFIX, $RELEASES, $UNIT, $AVAHI and the user and group $SERVICE"
   say "kept the configuration in $ETC (remove it with: sudo rm -rf $ETC) and the group gpio"
+  if [ -d "/var/lib/$SERVICE" ]; then say "kept the saved store in /var/lib/$SERVICE (remove it with: sudo rm -rf /var/lib/$SERVICE)"; fi
   exit 0
 fi
 

@@ -19,8 +19,11 @@ import { createNotifier, type Notifier } from './outlets/systemd/notify.js';
 import { createSystemdOutlet } from './outlets/systemd/outlet.js';
 import { createTcpOutlet } from './outlets/tcp/outlet.js';
 import type { PinetdServer } from './outlets/tcp/server.js';
+import { loadAccessPolicy } from './protocol/access.js';
 import { KvStore } from './protocol/store.js';
 import { Shutdown } from './shutdown/shutdown.js';
+import { StatePersistence } from './store/persistence.js';
+import { loadState } from './store/state-dir.js';
 import { loadTask } from './tasks/load.js';
 import { TaskRunner } from './tasks/runner.js';
 import { realTimers, type Timers } from './util/timers.js';
@@ -49,6 +52,10 @@ export interface Daemon {
 
 export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   const { config, log, version, exit, timers = realTimers, processTarget = process } = deps;
+  const access = loadAccessPolicy(config);
+  const store = new KvStore();
+  // Before anything is set up: a bad --state-dir is exit 78 with nothing to release.
+  const saved = config.stateDir === null ? undefined : loadState(config.stateDir, store, log);
   const task = await loadTask(config.task);
   const mqtt = config.mqtt === null ? undefined : (await import('./outlets/mqtt/outlet.js')).prepareMqttOutlet(config, task.name, task.entities);
   const hardware = setupHardware(config, log, task.name, task.pins, deps.gpioBackend);
@@ -59,6 +66,8 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     historySize: config.history,
     timers,
   });
+  if (saved) hub.restoreHistory(saved.history);
+  const persistence = config.stateDir === null ? undefined : new StatePersistence({ dir: config.stateDir, store, history: hub.history, flushMs: config.storeFlush, log, timers });
   const runner = new TaskRunner({ task: task.fn, name: task.name, timeoutMs: config.taskTimeout, log, timers, gpio: hardware.gpio, config });
   const cycle = new PauseCycle({
     periodMs: config.pauseEvery,
@@ -70,7 +79,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   });
 
   // Outlets, in start order; they close in reverse.
-  const tcp = createTcpOutlet({ config, hub, store: new KvStore(), log, timers });
+  const tcp = createTcpOutlet({ config, hub, store, access, log, timers });
   const outlets: Outlet[] = [tcp, createLedOutlet(hub, hardware.leds), createSystemdOutlet(hub, notifier), ...(mqtt ? [mqtt({ hub, log, timers })] : [])];
   if (config.http) outlets.push((await import('./outlets/http/outlet.js')).createHttpOutlet({ config, http: config.http, hub, log, timers }));
 
@@ -80,6 +89,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     if (released) return;
     released = true;
     forceCloseOutlets(outlets, log);
+    persistence?.closeSync(); // a forced exit or a crash: the last state, synchronously
     hardware.close();
   };
   // Whatever ends the process (crash, process.exit anywhere), LEDs go off and lines are unexported.
@@ -97,7 +107,10 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
       },
       tick: (remainingS) => hub.countdown(remainingS),
       settle: () => cycle.stop(),
-      close: () => closeOutlets(outlets, log),
+      close: async () => {
+        await closeOutlets(outlets, log);
+        await persistence?.close(); // no client is left to change the store
+      },
       forceClose: () => runner.abort(),
       exit: (code) => {
         release();

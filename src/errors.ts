@@ -13,7 +13,13 @@ export const ProtocolError = {
   UNKNOWN_COMMAND: 'unknown-command',
   USAGE: 'usage',
   LINE_TOO_LONG: 'line-too-long',
+  LINE_TIMEOUT: 'line-timeout',
+  INVALID_UTF8: 'invalid-utf8',
   BUSY: 'busy',
+  FORBIDDEN: 'forbidden',
+  AUTH_REQUIRED: 'auth-required',
+  AUTH_FAILED: 'auth-failed',
+  PROTECTED: 'protected',
   IDLE_TIMEOUT: 'idle-timeout',
   NO_READING: 'no-reading',
   STORE_FULL: 'store-full',
@@ -30,8 +36,14 @@ export const WIRE_ERRORS: Readonly<Record<ProtocolErrorCode, { readonly template
   usage: { template: 'ERR usage <VERB> <arguments>', closes: false },
   'no-reading': { template: 'ERR no-reading', closes: false },
   'store-full': { template: 'ERR store-full <n> keys, <b> bytes', closes: false },
+  'invalid-utf8': { template: 'ERR invalid-utf8', closes: false },
   'line-too-long': { template: 'ERR line-too-long', closes: true },
+  'line-timeout': { template: 'ERR line-timeout', closes: true },
   busy: { template: 'ERR busy', closes: true },
+  forbidden: { template: 'ERR forbidden', closes: true },
+  'auth-required': { template: 'ERR auth-required', closes: false },
+  'auth-failed': { template: 'ERR auth-failed', closes: false },
+  protected: { template: 'ERR protected <hint>', closes: false },
   'idle-timeout': { template: 'ERR idle-timeout', closes: true },
 };
 
@@ -62,6 +74,9 @@ export const Codes = {
   PINETD_E_GPIO_IO: { exitCode: 1, summary: 'GPIO read/write failed' },
   PINETD_E_SENSOR: { exitCode: 1, summary: 'sensor reading rejected' },
   PINETD_E_MQTT: { exitCode: 1, summary: 'MQTT broker unreachable or refused the connection' },
+  PINETD_E_STATE_DIR: { exitCode: EX_CONFIG, summary: 'state directory missing or not writable' },
+  PINETD_E_STATE_CORRUPT: { exitCode: 1, summary: 'a saved state file cannot be loaded' },
+  PINETD_E_STATE_WRITE: { exitCode: 1, summary: 'a state file cannot be written' },
 } as const satisfies Record<string, CodeDef>;
 export type Code = keyof typeof Codes;
 

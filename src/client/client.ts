@@ -9,7 +9,7 @@
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { EX_CONFIG } from '../errors.js';
-import { LineParser } from '../protocol/line-parser.js';
+import { INVALID_UTF8, LineParser, TOO_LONG } from '../protocol/line-parser.js';
 
 const MAX_RESPONSE_LINE = 1024 * 1024;
 
@@ -55,6 +55,10 @@ export async function runClient(argv: string[], io: ClientIo = { stdin: process.
       pending.push(line.trimStart().split(' ', 1)[0]!.toUpperCase());
     };
     const stdinLines = new LineParser(MAX_RESPONSE_LINE);
+    /** Each complete stdin line is one request (the server answers a non-UTF-8 one with an error). */
+    const trackAll = (): void => {
+      for (let l = stdinLines.next(); l !== undefined; l = stdinLines.next()) track(typeof l === 'string' ? l : '');
+    };
 
     socket.on('connect', () => {
       if (commands.length > 0) {
@@ -67,7 +71,8 @@ export async function runClient(argv: string[], io: ClientIo = { stdin: process.
       // Interactive / piped: one request per stdin line, half-close at EOF.
       io.stdin.on('data', (chunk: Buffer | string) => {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        for (const line of stdinLines.push(bytes).lines) track(line);
+        stdinLines.push(bytes);
+        trackAll();
         // Backpressure: a big file piped in while the server is paused must not pile up here.
         if (!socket.write(bytes)) {
           io.stdin.pause();
@@ -75,7 +80,8 @@ export async function runClient(argv: string[], io: ClientIo = { stdin: process.
         }
       });
       io.stdin.on('end', () => {
-        for (const line of stdinLines.end().lines) track(line);
+        stdinLines.end();
+        trackAll();
         socket.end();
       });
     });
@@ -97,18 +103,26 @@ export async function runClient(argv: string[], io: ClientIo = { stdin: process.
       }
       return true;
     };
-    socket.on('data', (chunk: Buffer) => {
-      const { lines, tooLong } = parser.push(chunk);
-      for (const line of lines) if (!onLine(line)) return;
-      if (tooLong) {
-        io.stderr.write(`pinetd client: response line longer than ${MAX_RESPONSE_LINE} bytes\n`);
-        finish(1);
+    /** Shows every complete response line; false once the client is done. */
+    const onLines = (): boolean => {
+      for (let l = parser.next(); l !== undefined; l = parser.next()) {
+        if (l === TOO_LONG) {
+          io.stderr.write(`pinetd client: response line longer than ${MAX_RESPONSE_LINE} bytes\n`);
+          finish(1);
+          return false;
+        }
+        if (!onLine(l === INVALID_UTF8 ? '(response is not valid UTF-8)' : l)) return false;
       }
+      return true;
+    };
+    socket.on('data', (chunk: Buffer) => {
+      parser.push(chunk);
+      onLines();
     });
     socket.on('end', () => {
       // An unterminated last line (echo mode, or a notice without newline) is still shown.
-      for (const line of parser.end().lines) if (!onLine(line)) return;
-      finish(0);
+      parser.end();
+      if (onLines()) finish(0);
     });
     socket.on('close', () => finish(0));
     socket.on('error', (err: NodeJS.ErrnoException) => {

@@ -24,9 +24,19 @@ export interface Config {
   /** CIDRs allowed to connect (TCP and HTTP); empty = everyone. */
   allow: string[];
   maxClientsPerIp: number;
+  /** A file holding the AUTH token (never the token itself: flags and env leak into ps and the journal). */
+  authTokenFile: string | null;
+  /** `on`: listening beyond loopback with neither --allow nor a token, only loopback peers may write. */
+  protectedMode: 'on' | 'off';
   maxLine: number;
+  /** A request line must be complete this long after its first byte; 0 = no limit. */
+  lineTimeout: number;
   idleTimeout: number;
   history: number;
+  /** Where the store and history are saved; null = in memory only. */
+  stateDir: string | null;
+  /** At most one store write per this interval. */
+  storeFlush: number;
   logLevel: string;
   /** Names this board to MQTT, the status page and metrics; default: the hostname, reduced. */
   deviceId: string;
@@ -154,9 +164,14 @@ export const OPTIONS: readonly OptionDef[] = [
   def('backlog', 'N', 'listen backlog: connections the kernel queues before they are accepted (capped by net.core.somaxconn)', int(1, 65535)),
   def('allow', 'CIDR[,CIDR...]', 'only these addresses may connect (TCP and HTTP); others get `ERR forbidden`; empty = all', cidrList),
   def('maxClientsPerIp', 'N', 'concurrent connections per remote address; the next gets `ERR busy`; 0 = no cap', int(0, 10000)),
+  def('authTokenFile', 'FILE', 'file holding the token clients must send with AUTH (>= 16 characters; not readable by others)', nullable(text('a file path'))),
+  def('protectedMode', 'on|off', 'on: listening beyond loopback with neither --allow nor a token, SET/DEL from other hosts get `ERR protected`', oneOf<'on' | 'off'>(['on', 'off'])),
   def('maxLine', 'BYTES', 'longest request line; longer gets `ERR line-too-long` and a close', int(16, 1_048_576)),
+  def('lineTimeout', 'DURATION', 'a request line must be complete this long after its first byte, else `ERR line-timeout` and a close; 0 disables', duration(1, 'allowed', '')),
   def('idleTimeout', 'DURATION', 'a client silent this long is closed; 0 disables', duration(1, 'allowed', '')),
   def('history', 'N', 'successful readings kept for HISTORY (8 MiB at most; 0 disables)', int(0, 100_000)),
+  def('stateDir', 'DIR', 'save the key-value store and the reading history here (kv.json, history.json); default: in memory only', nullable(text('a directory path'))),
+  def('storeFlush', 'DURATION', 'with --state-dir: at most one store write per this interval (SET answers OK before it)', duration(10, 'forbidden', ', at least 10ms')),
   def('logLevel', 'LEVEL', 'pino level', oneOf(LOG_LEVELS)),
   def('deviceId', 'ID', 'this board\'s name for MQTT topics, the status page and metrics ([a-z0-9_-], default: the hostname)', deviceIdOption),
   def('gpio', 'MODE', 'GPIO backend: auto (onoff where usable, else mock), onoff or mock', oneOf<GpioMode>(['auto', 'onoff', 'mock'])),
@@ -214,9 +229,14 @@ export const DEFAULTS: Readonly<Config> = {
   backlog: 1024,
   allow: [],
   maxClientsPerIp: 16,
+  authTokenFile: null,
+  protectedMode: 'on',
   maxLine: 4096,
+  lineTimeout: 30_000,
   idleTimeout: 300_000,
   history: 720,
+  stateDir: null,
+  storeFlush: 1000,
   logLevel: 'info',
   deviceId: defaultDeviceId(),
   gpio: 'auto',
@@ -239,7 +259,7 @@ export const DEFAULTS: Readonly<Config> = {
   mqttQueue: 1000,
 };
 
-export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'idleTimeout', 'mqttKeepalive']);
+export const DURATION_KEYS: ReadonlySet<keyof Config> = new Set(['pauseEvery', 'taskTimeout', 'shutdownGrace', 'lineTimeout', 'idleTimeout', 'storeFlush', 'mqttKeepalive']);
 
 // --- the HTTP outlet's option (src/outlets/http/) ---
 

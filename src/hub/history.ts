@@ -36,6 +36,7 @@ export class History {
   #head = 0;
   #bytes = 0;
   #dropped = 0;
+  #version = 0;
 
   constructor(maxEntries: number, maxBytes = DEFAULT_HISTORY_BYTES) {
     if (!Number.isInteger(maxEntries) || maxEntries < 0 || maxEntries > MAX_HISTORY) throw new RangeError(`history size ${maxEntries} outside 0..${MAX_HISTORY}`);
@@ -60,8 +61,19 @@ export class History {
     return this.#max;
   }
 
+  /** Pushes so far: a saved copy is current while this has not moved. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Readings saved by an earlier run, oldest first, under the same count and byte limits. */
+  load(readings: readonly Reading[]): void {
+    for (const reading of readings) this.push(entryOf(reading));
+  }
+
   push(entry: HistoryEntry): void {
     if (this.#max === 0) return;
+    this.#version += 1;
     if (entry.bytes > this.#maxBytes) {
       this.#dropped += 1;
       return;

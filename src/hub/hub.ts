@@ -192,6 +192,11 @@ export class Hub extends Emitter<HubEvents> {
     this.#setPaused(false);
   }
 
+  /** The history saved by the previous run (--state-dir), before the first task runs. */
+  restoreHistory(readings: readonly Reading[]): void {
+    this.history.load(readings);
+  }
+
   /** Pushes the reading recorded in the pause that just ended (after the release). */
   publish(): void {
     const pending = this.#pending;

@@ -4,7 +4,8 @@
  * is tested without sockets.
  */
 import { ProtocolError, errLine } from '../errors.js';
-import { KvStore, MAX_KEY_BYTES } from './store.js';
+import { sessionAccess, tokenMatches, type AccessPolicy } from './access.js';
+import { isValidKey, KvStore } from './store.js';
 
 /** What the daemon exposes to the protocol (the hub's payloads, built there once). */
 export interface CommandHost {
@@ -15,6 +16,10 @@ export interface CommandHost {
   /** The HISTORY payload: a JSON array of the last n readings (all when n is undefined), oldest first. */
   historyJson(n?: number): string;
   readonly store: KvStore;
+  /** The token and protected mode; absent: everyone may do everything. */
+  readonly access?: AccessPolicy;
+  /** A wrong AUTH token (log it, rate-limited). */
+  onAuthFailure?(remote: string, failures: number): void;
 }
 
 /** The most HISTORY <n> accepts (the ring never holds more). */
@@ -22,12 +27,31 @@ export const MAX_HISTORY_REQUEST = 100_000;
 
 /** Per-connection protocol state. */
 export interface Session {
-  /** Set by QUIT: the connection answers BYE, then closes and reads nothing more. */
+  /** Set by QUIT (and the last failed AUTH): after this answer the connection closes and reads nothing more. */
   quit: boolean;
   subscribed: boolean;
+  /** `address:port` of the peer, for logs. */
+  readonly remote: string;
+  /** False until AUTH succeeds when a token is configured. */
+  authenticated: boolean;
+  /** False under protected mode for a peer that is not loopback. */
+  mayWrite: boolean;
+  authFailures: number;
 }
 
-export const VERBS = ['PING', 'ECHO', 'STATUS', 'READ', 'HISTORY', 'SET', 'GET', 'DEL', 'SUBSCRIBE', 'UNSUBSCRIBE', 'HELP', 'QUIT'] as const;
+export function newSession(access: AccessPolicy | undefined, peer: string | undefined, remote = peer ?? '?'): Session {
+  return { quit: false, subscribed: false, remote, authFailures: 0, ...sessionAccess(access, peer) };
+}
+
+export const VERBS = ['PING', 'ECHO', 'STATUS', 'READ', 'HISTORY', 'SET', 'GET', 'DEL', 'SUBSCRIBE', 'UNSUBSCRIBE', 'AUTH', 'HELP', 'QUIT'] as const;
+const KNOWN: ReadonlySet<string> = new Set(VERBS);
+/** Allowed before AUTH. */
+const OPEN: ReadonlySet<string> = new Set(['PING', 'HELP', 'QUIT', 'AUTH']);
+/** Verbs that change state: refused under protected mode. Every new writing verb goes here. */
+export const WRITE_VERBS: ReadonlySet<string> = new Set(['SET', 'DEL']);
+/** Wrong tokens one connection may send; the last one closes it. */
+export const MAX_AUTH_FAILURES = 3;
+const PROTECTED_HINT = 'writes from other hosts are refused: set --allow or --auth-token-file (or --protected-mode off)';
 
 const USAGE: Record<string, string> = {
   PING: 'PING',
@@ -39,6 +63,7 @@ const USAGE: Record<string, string> = {
   DEL: 'DEL <key>',
   SUBSCRIBE: 'SUBSCRIBE',
   UNSUBSCRIBE: 'UNSUBSCRIBE',
+  AUTH: 'AUTH <token>',
   HELP: 'HELP',
   QUIT: 'QUIT',
 };
@@ -52,7 +77,30 @@ function usage(verb: string): string {
 }
 
 function key(text: string): string | undefined {
-  return text !== '' && !text.includes(' ') && Buffer.byteLength(text) <= MAX_KEY_BYTES ? text : undefined;
+  return isValidKey(text) ? text : undefined;
+}
+
+/**
+ * An unknown verb as the error line may show it: printable ASCII only (anything else becomes
+ * `?`, so no control byte, CR or escape sequence is reflected to the sender), shortened.
+ */
+export function printableVerb(verb: string): string {
+  const short = verb.length > MAX_VERB_ECHO ? verb.slice(0, MAX_VERB_ECHO) : verb;
+  const safe = /^[\x21-\x7e]*$/.test(short) ? short : short.replace(/[^\x21-\x7e]/gu, '?');
+  return verb.length > MAX_VERB_ECHO ? `${safe}...` : safe;
+}
+
+function auth(token: string, host: CommandHost, session: Session): string {
+  if (host.access?.tokenDigest === undefined) return errLine(ProtocolError.USAGE, 'AUTH <token> (no --auth-token-file is configured)');
+  if (token === '') return usage('AUTH');
+  if (tokenMatches(host.access, token)) {
+    session.authenticated = true;
+    return 'OK';
+  }
+  session.authFailures += 1;
+  host.onAuthFailure?.(session.remote, session.authFailures);
+  if (session.authFailures >= MAX_AUTH_FAILURES) session.quit = true;
+  return errLine(ProtocolError.AUTH_FAILED);
 }
 
 export function handleLine(raw: string, host: CommandHost, session: Session): string {
@@ -63,6 +111,9 @@ export function handleLine(raw: string, host: CommandHost, session: Session): st
   const verb = (space === -1 ? line : line.slice(0, space)).toUpperCase();
   const rest = space === -1 ? '' : line.slice(space + 1);
   const bare = rest.trim() === '';
+  // Two booleans on the common path; the sets only when a restriction applies.
+  if (!session.authenticated && !OPEN.has(verb) && KNOWN.has(verb)) return errLine(ProtocolError.AUTH_REQUIRED);
+  if (!session.mayWrite && WRITE_VERBS.has(verb)) return errLine(ProtocolError.PROTECTED, PROTECTED_HINT);
 
   switch (verb) {
     case 'PING':
@@ -106,6 +157,8 @@ export function handleLine(raw: string, host: CommandHost, session: Session): st
       if (!bare) return usage(verb);
       session.subscribed = false;
       return 'OK';
+    case 'AUTH':
+      return auth(rest.trim(), host, session);
     case 'HELP':
       return bare ? HELP_LINE : usage(verb);
     case 'QUIT':
@@ -113,6 +166,6 @@ export function handleLine(raw: string, host: CommandHost, session: Session): st
       session.quit = true;
       return 'BYE';
     default:
-      return errLine(ProtocolError.UNKNOWN_COMMAND, verb.length > MAX_VERB_ECHO ? `${verb.slice(0, MAX_VERB_ECHO)}...` : verb);
+      return errLine(ProtocolError.UNKNOWN_COMMAND, printableVerb(verb));
   }
 }

@@ -1,22 +1,45 @@
 /**
- * Pure line framing: bytes in, lines out, length-capped (after nats.js's parser).
- * No sockets, no timers: every edge (split terminators, CRLF across chunks, the cap) is
- * testable byte by byte.
+ * Pure line framing: bytes in, lines out one at a time, length-capped and UTF-8 checked
+ * (after nats.js's parser). No sockets, no timers: every edge (split terminators, CRLF across
+ * chunks, the cap, a multi-byte character split across chunks) is testable byte by byte.
  *
  * A line ends at `\n`; one trailing `\r` is stripped. `maxLine` counts the line's bytes
- * without its terminator. Once a line is over the cap the parser reports it and stops
- * (the connection is closed), so a peer that never sends `\n` costs at most maxLine+1 bytes.
+ * without its terminator. Once a line is over the cap the parser reports it and stops (the
+ * connection is closed), so a peer that never sends `\n` costs at most maxLine+1 bytes.
+ *
+ * Pull, not push: `push` only keeps the chunk, `next` cuts the next line out of it when the
+ * caller is ready to answer it. Unanswered requests therefore stay as the received bytes (at
+ * most one socket read), never as an array of strings, and a caller that stops answering
+ * (its peer does not read) stops reading too.
+ *
+ * UTF-8: the chunk is validated once (`isUtf8`, SIMD in Node); a line that lies inside a
+ * valid chunk needs no check of its own (`\n` never occurs inside a multi-byte sequence).
+ * Lines that span chunks, or come from a chunk that is not valid as a whole, are checked on
+ * their own bytes. A line that is not valid UTF-8 is reported, not decoded: decoding would
+ * replace bytes with U+FFFD and make different keys collide.
  */
+import { isUtf8 } from 'node:buffer';
 
 const LF = 0x0a;
 const CR = 0x0d;
+const EMPTY = Buffer.alloc(0);
 
-export type ParseResult = { lines: string[]; tooLong: boolean };
+/** The line was over the cap; the parser has stopped. */
+export const TOO_LONG: unique symbol = Symbol('line-too-long');
+/** The line's bytes are not valid UTF-8; parsing goes on with the next line. */
+export const INVALID_UTF8: unique symbol = Symbol('invalid-utf8');
+export type ParsedLine = string | typeof TOO_LONG | typeof INVALID_UTF8;
 
 export class LineParser {
   readonly #maxLine: number;
+  /** The chunk being cut into lines, from #pos on. */
+  #chunk: Buffer = EMPTY;
+  #pos = 0;
+  #chunkUtf8 = true;
+  /** Copied bytes of a line whose terminator has not come yet. */
   #pending: Buffer[] = [];
   #pendingLength = 0;
+  #ended = false;
   #failed = false;
 
   constructor(maxLine: number) {
@@ -24,9 +47,14 @@ export class LineParser {
     this.#maxLine = maxLine;
   }
 
-  /** Bytes held for a line not yet terminated. */
+  /** Bytes held for a line not yet terminated (after next() returned undefined). */
   get buffered(): number {
     return this.#pendingLength;
+  }
+
+  /** Every byte received and not yet handed out as a line: what the parser holds. */
+  get held(): number {
+    return this.#chunk.length - this.#pos + this.#pendingLength;
   }
 
   /** True once a line went over the cap; all later input is ignored. */
@@ -34,55 +62,77 @@ export class LineParser {
     return this.#failed;
   }
 
-  push(chunk: Uint8Array): ParseResult {
-    const lines: string[] = [];
-    if (this.#failed) return { lines, tooLong: false };
-    let start = 0;
-    for (let nl = chunk.indexOf(LF, start); nl !== -1; nl = chunk.indexOf(LF, start)) {
-      const line = this.#take(chunk, start, nl);
-      if (line === undefined) return this.#fail(lines);
-      lines.push(line);
-      start = nl + 1;
+  /**
+   * Adds received bytes. The parser keeps a reference until next() has returned undefined
+   * (then the unterminated rest has been copied): the caller must not reuse the buffer before.
+   */
+  push(chunk: Buffer): void {
+    if (this.#failed || this.#ended || chunk.length === 0) return;
+    if (this.#pos < this.#chunk.length) {
+      // Rare: more input before the last chunk was taken apart (a read already under way).
+      this.#chunk = Buffer.concat([this.#chunk.subarray(this.#pos), chunk]);
+    } else {
+      this.#chunk = chunk;
     }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      this.#pendingLength += rest.length;
-      // +1: the last byte may be the `\r` of a `\r\n` split across chunks.
-      if (this.#pendingLength > this.#maxLine + 1) return this.#fail(lines);
-      // Copy: the caller may reuse its buffer, and holding a slice would pin all of it.
-      this.#pending.push(Buffer.from(rest));
-    }
-    return { lines, tooLong: false };
+    this.#pos = 0;
+    this.#chunkUtf8 = isUtf8(this.#chunk);
   }
 
   /** End of input: a final unterminated line still counts as a request. */
-  end(): ParseResult {
-    if (this.#failed || this.#pendingLength === 0) return { lines: [], tooLong: false };
-    const line = this.#take(new Uint8Array(0), 0, 0);
-    if (line === undefined) return this.#fail([]);
-    return { lines: [line], tooLong: false };
+  end(): void {
+    this.#ended = true;
   }
 
-  #take(chunk: Uint8Array, start: number, end: number): string | undefined {
-    let bytes: Uint8Array;
-    if (this.#pendingLength === 0) {
-      bytes = chunk.subarray(start, end);
-    } else {
-      this.#pending.push(Buffer.from(chunk.buffer, chunk.byteOffset + start, end - start));
-      bytes = Buffer.concat(this.#pending, this.#pendingLength + end - start);
-      this.#pending = [];
-      this.#pendingLength = 0;
+  /** The next complete line, TOO_LONG / INVALID_UTF8, or undefined when more bytes are needed. */
+  next(): ParsedLine | undefined {
+    if (this.#failed) return undefined;
+    const chunk = this.#chunk;
+    const start = this.#pos;
+    if (start < chunk.length) {
+      const nl = chunk.indexOf(LF, start);
+      if (nl !== -1) {
+        this.#pos = nl + 1;
+        return this.#pendingLength === 0 ? this.#inChunk(chunk, start, nl) : this.#joined(chunk.subarray(start, nl));
+      }
+      // No terminator in the rest: it becomes the pending line, and the chunk is let go.
+      this.#pendingLength += chunk.length - start;
+      // +1: the last byte may be the `\r` of a `\r\n` split across chunks.
+      if (this.#pendingLength > this.#maxLine + 1) return this.#fail();
+      // Copy: holding a slice would pin the whole chunk.
+      this.#pending.push(Buffer.from(chunk.subarray(start)));
+      this.#chunk = EMPTY;
+      this.#pos = 0;
     }
-    let length = bytes.length;
-    if (length > 0 && bytes[length - 1] === CR) length -= 1;
-    if (length > this.#maxLine) return undefined;
-    return Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('utf8');
+    if (this.#ended && this.#pendingLength > 0) return this.#joined(EMPTY);
+    return undefined;
   }
 
-  #fail(lines: string[]): ParseResult {
-    this.#failed = true;
+  /** A line wholly inside the current chunk: no copy, no check when the chunk is valid. */
+  #inChunk(chunk: Buffer, start: number, nl: number): ParsedLine {
+    const end = nl > start && chunk[nl - 1] === CR ? nl - 1 : nl;
+    if (end - start > this.#maxLine) return this.#fail();
+    if (!this.#chunkUtf8 && !isUtf8(chunk.subarray(start, end))) return INVALID_UTF8;
+    return chunk.toString('utf8', start, end);
+  }
+
+  /** The pending bytes plus `tail`, as one line. */
+  #joined(tail: Buffer): ParsedLine {
+    this.#pending.push(tail);
+    const bytes = Buffer.concat(this.#pending, this.#pendingLength + tail.length);
     this.#pending = [];
     this.#pendingLength = 0;
-    return { lines, tooLong: true };
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.length - 1 : bytes.length;
+    if (end > this.#maxLine) return this.#fail();
+    const line = bytes.subarray(0, end);
+    return isUtf8(line) ? line.toString('utf8') : INVALID_UTF8;
+  }
+
+  #fail(): typeof TOO_LONG {
+    this.#failed = true;
+    this.#chunk = EMPTY;
+    this.#pos = 0;
+    this.#pending = [];
+    this.#pendingLength = 0;
+    return TOO_LONG;
   }
 }

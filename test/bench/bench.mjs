@@ -30,7 +30,7 @@ const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
 // Same backlog for both servers once pinetd has the option; Node's default (511) otherwise.
 const backlogArgs = hasBacklog ? ['--backlog', '1024'] : [];
 const bareEnv = hasBacklog ? { BACKLOG: '1024' } : {};
-const pinetdArgs = ['--pause-every', '0', '--log-level', 'warn', '--gpio', 'mock', '--max-clients', '2000', ...backlogArgs];
+const pinetdArgs = ['--pause-every', '0', '--log-level', 'warn', '--gpio', 'mock', '--max-clients', '2000', '--max-clients-per-ip', '0', ...backlogArgs];
 
 const bin = compileLoadgen();
 log(`loadgen compiled; servers on CPU 0, loadgen on CPU 1; ${quick ? 'quick' : 'full'} run: ${rounds} round(s) x (${warmMs} ms warm-up + ${measureMs} ms) per cell and server`);

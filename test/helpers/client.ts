@@ -32,9 +32,10 @@ export class LineClient {
     );
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<LineClient> {
+  /** localAddress: e.g. 127.0.0.2, a second loopback address to connect from. */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host });
+      const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
       socket.once('connect', () => resolve(new LineClient(socket)));
       socket.once('error', reject);
     });

@@ -1,16 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { handleLine, type CommandHost, type Session } from '../../src/protocol/commands.js';
+import { loadAccessPolicy, type AccessPolicy } from '../../src/protocol/access.js';
+import { handleLine, newSession, type CommandHost } from '../../src/protocol/commands.js';
 import { KvStore } from '../../src/protocol/store.js';
 
-function setup(reading: object | null = null, store = new KvStore(), history: object[] = []) {
+function setup(reading: object | null = null, store = new KvStore(), history: object[] = [], access?: AccessPolicy, peer = '127.0.0.1') {
+  const failures: Array<[string, number]> = [];
   const host: CommandHost = {
     store,
     status: () => ({ state: 'serving', clients: 1 }),
     readJson: () => (reading ? JSON.stringify(reading) : undefined),
     historyJson: (n) => JSON.stringify(n === undefined ? history : history.slice(Math.max(0, history.length - n))),
+    ...(access ? { access } : {}),
+    onAuthFailure: (remote, n) => failures.push([remote, n]),
   };
-  const session: Session = { quit: false, subscribed: false };
-  return { send: (line: string) => handleLine(line, host, session), session, store };
+  const session = newSession(access, peer, `${peer}:4242`);
+  return { send: (line: string) => handleLine(line, host, session), session, store, failures };
+}
+
+const TOKEN = 'correct horse battery staple';
+/** A policy as loadAccessPolicy makes it, the token file read by a stub. */
+function policy(opts: { token?: string; host?: string; allow?: string[]; protectedMode?: 'on' | 'off' } = {}): AccessPolicy {
+  return loadAccessPolicy(
+    { host: opts.host ?? '0.0.0.0', allow: opts.allow ?? [], authTokenFile: opts.token === undefined ? null : '/token', protectedMode: opts.protectedMode ?? 'on' },
+    () => opts.token ?? '',
+  );
 }
 
 describe('line protocol commands', () => {
@@ -106,7 +119,7 @@ describe('line protocol commands', () => {
   });
 
   it('HELP lists every verb', () => {
-    expect(setup().send('HELP')).toBe('verbs: PING ECHO STATUS READ HISTORY SET GET DEL SUBSCRIBE UNSUBSCRIBE HELP QUIT');
+    expect(setup().send('HELP')).toBe('verbs: PING ECHO STATUS READ HISTORY SET GET DEL SUBSCRIBE UNSUBSCRIBE AUTH HELP QUIT');
   });
 
   it('QUIT answers BYE and marks the session', () => {
@@ -121,5 +134,91 @@ describe('line protocol commands', () => {
     expect(send('   ')).toBe('ERR empty-command');
     expect(send('frobnicate now')).toBe('ERR unknown-command FROBNICATE');
     expect(send(`${'x'.repeat(100)}`)).toBe(`ERR unknown-command ${'X'.repeat(32)}...`);
+  });
+
+  it('an unknown verb is echoed as printable ASCII only: no control byte, CR or escape reaches the sender', () => {
+    const { send } = setup();
+    expect(send('GE\x00T\rk')).toBe('ERR unknown-command GE?T?K');
+    expect(send('\x1b[2Jx')).toBe('ERR unknown-command ?[2JX');
+    expect(send('nöpe😀')).toBe('ERR unknown-command N?PE?');
+    const reply = send(`${'\x07'.repeat(100)}`);
+    expect(reply).toBe(`ERR unknown-command ${'?'.repeat(32)}...`);
+    expect(/[^\x20-\x7e]/.test(send('\x7f\x85\u2028'))).toBe(false);
+  });
+
+  it('keys may not contain control characters; values round-trip exactly, any valid UTF-8', () => {
+    const { send } = setup();
+    for (const bad of ['SET a\x00b v', 'SET a\x1bb v', 'SET a\tb v', 'SET a\x7fb v', 'SET a\u0085b v', 'GET a\x01', 'DEL a\rb']) {
+      expect(send(bad), JSON.stringify(bad)).toMatch(/^ERR usage (SET|GET|DEL) /);
+    }
+    const value = 'é€😀\u00a0\x01\ttab\u2028 end ';
+    expect(send(`SET ключ ${value}`)).toBe('OK');
+    expect(send('GET ключ')).toBe(value);
+  });
+
+  describe('AUTH', () => {
+    it('before AUTH only PING, HELP, QUIT and AUTH work; everything else is ERR auth-required', () => {
+      const { send } = setup(null, new KvStore(), [], policy({ token: TOKEN }));
+      expect(send('PING')).toBe('PONG');
+      expect(send('HELP')).toMatch(/^verbs: /);
+      for (const line of ['GET k', 'SET k v', 'DEL k', 'STATUS', 'READ', 'HISTORY', 'SUBSCRIBE', 'ECHO hi', 'status']) {
+        expect(send(line), line).toBe('ERR auth-required');
+      }
+      expect(send('AUTH')).toBe('ERR usage AUTH <token>');
+      expect(send(`AUTH ${TOKEN}`)).toBe('OK');
+      expect(send('SET k v')).toBe('OK');
+      expect(send('GET k')).toBe('v');
+    });
+
+    it('a wrong token is ERR auth-failed, reported with the remote address; the third failure closes', () => {
+      const { send, session, failures } = setup(null, new KvStore(), [], policy({ token: TOKEN }), '10.0.0.7');
+      expect(send('AUTH wrong')).toBe('ERR auth-failed');
+      expect(send(`AUTH ${TOKEN.slice(0, -1)}`)).toBe('ERR auth-failed'); // a prefix is not the token
+      expect(session.quit).toBe(false);
+      expect(send('GET k')).toBe('ERR auth-required');
+      expect(send(`AUTH ${TOKEN}x`)).toBe('ERR auth-failed');
+      expect(session.quit).toBe(true);
+      expect(failures).toEqual([['10.0.0.7:4242', 1], ['10.0.0.7:4242', 2], ['10.0.0.7:4242', 3]]);
+    });
+
+    it('without a token configured, AUTH says so and nothing needs it', () => {
+      const { send } = setup();
+      expect(send('AUTH anything')).toBe('ERR usage AUTH <token> (no --auth-token-file is configured)');
+      expect(send('SET k v')).toBe('OK');
+    });
+  });
+
+  describe('protected mode (the decision, with an injected peer address)', () => {
+    it('applies when listening beyond loopback with neither --allow nor a token, unless off', () => {
+      expect(policy().protectWrites).toBe(true);
+      expect(policy({ host: '::' }).protectWrites).toBe(true);
+      expect(policy({ host: 'pi.local' }).protectWrites).toBe(true);
+      expect(policy({ host: '127.0.0.1' }).protectWrites).toBe(false);
+      expect(policy({ host: 'localhost' }).protectWrites).toBe(false);
+      expect(policy({ host: '::1' }).protectWrites).toBe(false);
+      expect(policy({ allow: ['192.168.1.0/24'] }).protectWrites).toBe(false);
+      expect(policy({ token: TOKEN }).protectWrites).toBe(false);
+      expect(policy({ protectedMode: 'off' }).protectWrites).toBe(false);
+    });
+
+    it('refuses SET and DEL from a non-loopback peer with a hint; reads stay open; loopback peers may write', () => {
+      const store = new KvStore();
+      const local = setup(null, store, [], policy(), '127.0.0.1');
+      expect(local.send('SET k v')).toBe('OK');
+      for (const peer of ['192.168.1.20', '10.200.0.2', 'fd00::5', '::ffff:192.168.1.20']) {
+        const { send } = setup({ at: 'x', ok: true, durationMs: 1, value: 1 }, store, [], policy(), peer);
+        for (const line of ['SET k w', 'DEL k', 'set k w']) {
+          expect(send(line), `${peer}: ${line}`).toBe('ERR protected writes from other hosts are refused: set --allow or --auth-token-file (or --protected-mode off)');
+        }
+        expect(send('GET k')).toBe('v');
+        expect(send('READ')).toMatch(/^\{/);
+        expect(send('HISTORY')).toBe('[]');
+        expect(send('SUBSCRIBE')).toBe('OK');
+        expect(JSON.parse(send('STATUS'))).toMatchObject({ state: 'serving' });
+      }
+      for (const peer of ['::1', '::ffff:127.0.0.1', '127.0.0.2']) {
+        expect(setup(null, store, [], policy(), peer).send('SET k v'), peer).toBe('OK');
+      }
+    });
   });
 });

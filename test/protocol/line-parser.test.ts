@@ -1,15 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { LineParser } from '../../src/protocol/line-parser.js';
+import { INVALID_UTF8, LineParser, TOO_LONG, type ParsedLine } from '../../src/protocol/line-parser.js';
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
+/** How a test shows a line that is not valid UTF-8. */
+const BAD = '<invalid-utf8>';
+
+type Result = { lines: string[]; tooLong: boolean };
+
+/** Takes every line the parser has. */
+function drain(p: LineParser): Result {
+  const lines: string[] = [];
+  let tooLong = false;
+  for (let l: ParsedLine | undefined = p.next(); l !== undefined; l = p.next()) {
+    if (l === TOO_LONG) tooLong = true;
+    else lines.push(l === INVALID_UTF8 ? BAD : l);
+  }
+  return { lines, tooLong };
+}
+
+/** push + drain, like a connection reading one chunk. */
+function feed(p: LineParser, chunk: string | Buffer): Result {
+  p.push(typeof chunk === 'string' ? bytes(chunk) : chunk);
+  return drain(p);
+}
+
+function finish(p: LineParser): Result {
+  p.end();
+  return drain(p);
+}
 
 /** Feeds the input one byte at a time and collects every line. */
-function byteByByte(parser: LineParser, input: string | Buffer): { lines: string[]; tooLong: boolean } {
+function byteByByte(parser: LineParser, input: string | Buffer): Result {
   const buf = typeof input === 'string' ? bytes(input) : input;
   const lines: string[] = [];
   let tooLong = false;
   for (let i = 0; i < buf.length; i++) {
-    const r = parser.push(buf.subarray(i, i + 1));
+    const r = feed(parser, buf.subarray(i, i + 1));
     lines.push(...r.lines);
     tooLong ||= r.tooLong;
   }
@@ -19,7 +45,7 @@ function byteByByte(parser: LineParser, input: string | Buffer): { lines: string
 describe('LineParser', () => {
   it('splits one chunk holding many lines', () => {
     const p = new LineParser(100);
-    expect(p.push(bytes('PING\nECHO a b\nSTATUS\n'))).toEqual({ lines: ['PING', 'ECHO a b', 'STATUS'], tooLong: false });
+    expect(feed(p, bytes('PING\nECHO a b\nSTATUS\n'))).toEqual({ lines: ['PING', 'ECHO a b', 'STATUS'], tooLong: false });
     expect(p.buffered).toBe(0);
   });
 
@@ -32,24 +58,24 @@ describe('LineParser', () => {
     const input = bytes('SET k v\r\nGET k\n\nECHO  x \r\n');
     for (let cut = 0; cut <= input.length; cut++) {
       const p = new LineParser(64);
-      const lines = [...p.push(input.subarray(0, cut)).lines, ...p.push(input.subarray(cut)).lines];
+      const lines = [...feed(p, input.subarray(0, cut)).lines, ...feed(p, input.subarray(cut)).lines];
       expect(lines, `cut at ${cut}`).toEqual(['SET k v', 'GET k', '', 'ECHO  x ']);
     }
   });
 
   it('strips exactly one trailing \\r, also when \\r and \\n arrive in different chunks', () => {
     const p = new LineParser(10);
-    expect(p.push(bytes('A\r')).lines).toEqual([]);
-    expect(p.push(bytes('\n')).lines).toEqual(['A']);
-    expect(p.push(bytes('B\r\r\n')).lines).toEqual(['B\r']);
-    expect(p.push(bytes('C\rD\n')).lines).toEqual(['C\rD']);
+    expect(feed(p, bytes('A\r')).lines).toEqual([]);
+    expect(feed(p, bytes('\n')).lines).toEqual(['A']);
+    expect(feed(p, bytes('B\r\r\n')).lines).toEqual(['B\r']);
+    expect(feed(p, bytes('C\rD\n')).lines).toEqual(['C\rD']);
   });
 
   it('keeps a partial line until its terminator comes', () => {
     const p = new LineParser(100);
-    expect(p.push(bytes('PI')).lines).toEqual([]);
+    expect(feed(p, bytes('PI')).lines).toEqual([]);
     expect(p.buffered).toBe(2);
-    expect(p.push(bytes('NG\nPO')).lines).toEqual(['PING']);
+    expect(feed(p, bytes('NG\nPO')).lines).toEqual(['PING']);
     expect(p.buffered).toBe(2);
   });
 
@@ -61,13 +87,13 @@ describe('LineParser', () => {
 
   it('accepts a line of exactly maxLine bytes (terminator not counted), CRLF or LF', () => {
     const line = 'x'.repeat(16);
-    expect(new LineParser(16).push(bytes(`${line}\n`))).toEqual({ lines: [line], tooLong: false });
+    expect(feed(new LineParser(16), `${line}\n`)).toEqual({ lines: [line], tooLong: false });
     expect(byteByByte(new LineParser(16), `${line}\r\n`)).toEqual({ lines: [line], tooLong: false });
   });
 
   it('reports a terminated line of maxLine+1 bytes as too long', () => {
     const p = new LineParser(16);
-    expect(p.push(bytes(`PING\n${'y'.repeat(17)}\nPING\n`))).toEqual({ lines: ['PING'], tooLong: true });
+    expect(feed(p, bytes(`PING\n${'y'.repeat(17)}\nPING\n`))).toEqual({ lines: ['PING'], tooLong: true });
     expect(p.failed).toBe(true);
   });
 
@@ -76,7 +102,7 @@ describe('LineParser', () => {
     let result = { lines: [] as string[], tooLong: false };
     let fedBytes = 0;
     while (!result.tooLong && fedBytes < 1000) {
-      result = p.push(bytes('z'));
+      result = feed(p, bytes('z'));
       fedBytes += 1;
       expect(p.buffered).toBeLessThanOrEqual(17);
     }
@@ -86,25 +112,88 @@ describe('LineParser', () => {
 
   it('ignores everything after a too-long line', () => {
     const p = new LineParser(4);
-    expect(p.push(bytes('toolong\n')).tooLong).toBe(true);
-    expect(p.push(bytes('PING\n'))).toEqual({ lines: [], tooLong: false });
-    expect(p.end()).toEqual({ lines: [], tooLong: false });
+    expect(feed(p, bytes('toolong\n')).tooLong).toBe(true);
+    expect(feed(p, bytes('PING\n'))).toEqual({ lines: [], tooLong: false });
+    expect(finish(p)).toEqual({ lines: [], tooLong: false });
   });
 
   it('hands out an unterminated last line at end of input', () => {
     const p = new LineParser(10);
-    p.push(bytes('PING\nQU'));
-    expect(p.push(bytes('IT')).lines).toEqual([]);
-    expect(p.end()).toEqual({ lines: ['QUIT'], tooLong: false });
-    expect(new LineParser(10).end()).toEqual({ lines: [], tooLong: false });
+    feed(p, bytes('PING\nQU'));
+    expect(feed(p, bytes('IT')).lines).toEqual([]);
+    expect(finish(p)).toEqual({ lines: ['QUIT'], tooLong: false });
+    expect(finish(new LineParser(10))).toEqual({ lines: [], tooLong: false });
   });
 
-  it('does not keep a reference to the caller’s buffer', () => {
+  it('keeps no reference to the caller’s buffer once it has run dry', () => {
     const p = new LineParser(10);
     const chunk = bytes('AB');
-    p.push(chunk);
+    feed(p, chunk);
     chunk.fill(0x21); // caller reuses its buffer
-    expect(p.push(bytes('\n')).lines).toEqual(['AB']);
+    expect(feed(p, bytes('\n')).lines).toEqual(['AB']);
+  });
+
+  it('hands out valid UTF-8 exactly, for every split of every multi-byte character', () => {
+    const text = 'SET k é€😀 ü\u00a0\u2028\n';
+    const input = bytes(text);
+    expect(byteByByte(new LineParser(100), input)).toEqual({ lines: [text.slice(0, -1)], tooLong: false });
+    for (let cut = 0; cut <= input.length; cut++) {
+      const p = new LineParser(100);
+      const lines = [...feed(p, input.subarray(0, cut)).lines, ...feed(p, input.subarray(cut)).lines];
+      expect(lines, `cut at ${cut}`).toEqual([text.slice(0, -1)]);
+    }
+  });
+
+  it('reports a line that is not valid UTF-8 instead of decoding it, and goes on with the next', () => {
+    // \xfe and \xff never occur in UTF-8: decoded with replacement they would both be U+FFFD.
+    const input = Buffer.concat([bytes('SET '), Buffer.from([0xfe]), bytes(' v\nGET '), Buffer.from([0xff]), bytes('\nPING\n')]);
+    expect(feed(new LineParser(64), input)).toEqual({ lines: [BAD, BAD, 'PING'], tooLong: false });
+    expect(byteByByte(new LineParser(64), input)).toEqual({ lines: [BAD, BAD, 'PING'], tooLong: false });
+  });
+
+  it('rejects truncated, overlong and surrogate sequences, byte by byte too', () => {
+    const cases = [
+      [0xe2, 0x82], // € without its last byte
+      [0xc0, 0xaf], // overlong '/'
+      [0xed, 0xa0, 0x80], // a UTF-16 surrogate
+      [0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
+      [0x80], // a lone continuation byte
+    ];
+    for (const seq of cases) {
+      const input = Buffer.concat([bytes('ECHO '), Buffer.from(seq), bytes('\r\nPING\n')]);
+      expect(feed(new LineParser(64), input).lines, seq.join(',')).toEqual([BAD, 'PING']);
+      expect(byteByByte(new LineParser(64), input).lines, seq.join(',')).toEqual([BAD, 'PING']);
+    }
+  });
+
+  it('checks a line from a chunk that is not valid as a whole on its own bytes', () => {
+    const p = new LineParser(64);
+    // The chunk ends inside €, so it is not valid UTF-8 as a whole; its lines are.
+    expect(feed(p, Buffer.concat([bytes('PING\nECHO a\nECHO '), Buffer.from([0xe2, 0x82])]))).toEqual({ lines: ['PING', 'ECHO a'], tooLong: false });
+    expect(feed(p, Buffer.from([0xac, 0x0a]))).toEqual({ lines: ['ECHO €'], tooLong: false });
+  });
+
+  it('an unterminated last line is checked too', () => {
+    const p = new LineParser(64);
+    feed(p, Buffer.from([0x45, 0xff]));
+    expect(finish(p)).toEqual({ lines: [BAD], tooLong: false });
+  });
+
+  it('holds unanswered requests as the received bytes, one line taken at a time', () => {
+    const p = new LineParser(64);
+    p.push(bytes('GET k\nGET k\nGE'));
+    expect(p.held).toBe(14);
+    expect(p.next()).toBe('GET k');
+    expect(p.held).toBe(8);
+    expect(p.next()).toBe('GET k');
+    expect(p.next()).toBeUndefined();
+    expect(p.held).toBe(2);
+    expect(p.buffered).toBe(2);
+    // More input before the rest was taken apart is kept in order.
+    p.push(bytes('T a\nGET b\n'));
+    p.push(bytes('GET c\n'));
+    expect(drain(p).lines).toEqual(['GET a', 'GET b', 'GET c']);
+    expect(p.held).toBe(0);
   });
 
   it('rejects a nonsensical cap', () => {

@@ -279,6 +279,33 @@ describe.skipIf(!ENABLED)(title, () => {
     expect(manager.some((m) => /SIGABRT/.test(m))).toBe(true);
   }, 40_000);
 
+  it('keeps the SET store in its StateDirectory: a value survives `systemctl restart pinetd`', async () => {
+    writeConfig(baseConfig());
+    await ct.check(['systemctl', 'start', UNIT]);
+    const first = await ct.show(UNIT, ['MainPID', 'StateDirectory']);
+    expect(first.StateDirectory).toBe('pinetd');
+    const value = `kept-${randomBytes(4).toString('hex')}`;
+    const writer = await connect(port);
+    clients.push(writer);
+    writer.send(`SET survivor ${value}`);
+    await writer.next((l) => l === 'OK', 'OK');
+    writer.destroy();
+
+    // A graceful stop (SIGTERM) saves the store; the restart loads it.
+    await ct.check(['systemctl', 'restart', UNIT], 20_000);
+    const second = await ct.show(UNIT, ['MainPID', 'ActiveState']);
+    expect(second.ActiveState).toBe('active');
+    expect(second.MainPID).not.toBe(first.MainPID);
+    const reader = await connect(port);
+    clients.push(reader);
+    reader.send('GET survivor');
+    await reader.next((l) => l === value, `the value ${value}`);
+
+    // The file is the service user's, private to it (UMask=0077), in /var/lib/pinetd.
+    const stat = (await ct.check(['stat', '-c', '%U %a', '/var/lib/pinetd/kv.json'])).trim();
+    expect(stat).toBe('pinetd 600');
+  }, 40_000);
+
   it('fails once, without restarting, when the config is invalid (exit 78)', async () => {
     writeConfig({ port: 'nope' });
     const start = await ct.exec(['systemctl', 'start', UNIT]);

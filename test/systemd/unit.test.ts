@@ -69,7 +69,8 @@ describe('the unit agrees with the code', () => {
 
   it('runs the package entry point with the installed config, as a notify service with a watchdog', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { pinetd: string } };
-    expect(values('ExecStart')).toEqual([`/usr/bin/node /opt/pinetd/${pkg.bin.pinetd} --config /etc/pinetd/config.json`]);
+    expect(values('ExecStart')).toEqual([`/usr/bin/node /opt/pinetd/${pkg.bin.pinetd} --config /etc/pinetd/config.json --state-dir /var/lib/pinetd`]);
+    expect(values('StateDirectory')).toEqual(['pinetd']);
     expect(values('Type')).toEqual(['notify']);
     // The notify messages come from systemd-notify children (src/systemd/notify.ts).
     expect(values('NotifyAccess')).toEqual(['all']);

@@ -7,20 +7,33 @@
  *   active|held → closing    we ended it (QUIT, idle, line too long, shutdown): flushing
  *   any → closed             the socket is gone
  *
- * Backpressure is a separate, write-side fact (`#awaitingDrain`): reading also stops while
- * the socket refuses data. Responses are produced synchronously per received chunk and
- * written in one `write`, so they are always in request order and a pushed line can never
- * land inside another one. Held bytes stay in the socket/kernel buffers: TCP flow control
- * bounds them, not our heap.
+ * Backpressure is a separate, write-side fact (`#awaitingDrain`). Everything one connection
+ * makes the daemon hold — its unanswered requests (kept as received bytes by the parser, at
+ * most one socket read), the answer batch being built and the socket's write queue — is
+ * counted against one cap, `maxHeldBytes`: answering stops once the write queue plus the
+ * unanswered input reach it, and nothing more is read until the queue has drained and every
+ * request read so far is answered. (`socket.write()` returning false at its 16 KiB
+ * high-water mark is not that cap; it only tells us a 'drain' will come.) Responses are
+ * written in batches, so they are always in request order and a pushed line can never land
+ * inside another one. Bytes not read stay in the kernel's buffers: TCP flow control bounds
+ * them, not our heap.
+ *
+ * A request line must be complete within `lineTimeoutMs` of its first byte (the slow-loris
+ * guard); time the connection is not read (a pause, waiting for 'drain') does not count.
+ * Fatal errors (line-too-long, line-timeout) end it with `retire(..., 'fatal')`: reading
+ * stops at once.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ProtocolError, errLine } from '../../errors.js';
-import { handleLine, type CommandHost, type Session } from '../../protocol/commands.js';
-import { LineParser } from '../../protocol/line-parser.js';
+import { handleLine, newSession, type CommandHost, type Session } from '../../protocol/commands.js';
+import { INVALID_UTF8, LineParser, TOO_LONG } from '../../protocol/line-parser.js';
 import type { Protocol } from '../../config/options.js';
 import type { TimerHandle, Timers } from '../../util/timers.js';
-import { retire } from './retire.js';
+import { retire, type RetireMode } from './retire.js';
+
+/** The smallest answer batch worth a write (the socket's own high-water mark). */
+const MIN_BATCH = 16 * 1024;
 
 export type ConnState = 'active' | 'held' | 'closing' | 'closed';
 
@@ -28,11 +41,14 @@ export interface ConnectionDeps {
   readonly protocol: Protocol;
   readonly maxLine: number;
   readonly idleTimeoutMs: number;
+  /** A request line must be complete this long after its first byte; 0 disables. */
+  readonly lineTimeoutMs: number;
   /**
-   * Cap on output queued to one client: answering pauses there until it drains, and a
-   * subscriber whose pushes would pass it is dropped.
+   * Cap on what one connection makes the daemon hold (unanswered input, answer batch, write
+   * queue): answering pauses there until the socket drains, and a subscriber whose pushes
+   * would pass it is dropped. One answer line may exceed it on its own (a big HISTORY).
    */
-  readonly maxPendingOutput: number;
+  readonly maxHeldBytes: number;
   readonly commands: CommandHost;
   readonly log: Logger;
   readonly timers: Timers;
@@ -45,24 +61,28 @@ export interface ConnectionDeps {
 export class Connection {
   readonly socket: Socket;
   readonly remote: string;
-  readonly session: Session = { quit: false, subscribed: false };
+  readonly session: Session;
   readonly #deps: ConnectionDeps;
   readonly #parser: LineParser;
   #state: ConnState;
   #awaitingDrain = false;
-  /** Lines read but not yet answered (output was over the cap); bounded by one read. */
-  #queue: string[] = [];
-  #queued = 0;
-  #tooLong = false;
   #peerEnded = false;
   #lastActivity: number;
   #heldAt = 0;
   #idleTimer: TimerHandle | undefined;
+  /** The line clock: runs only while the connection is read (not held, not awaiting drain). */
+  #notReadingMs = 0;
+  #notReadingSince = -1;
+  /** When the unterminated line began (-1: none), and #notReadingMs then. */
+  #lineStartedAt = -1;
+  #lineStartNotReading = 0;
+  #lineTimer: TimerHandle | undefined;
 
   constructor(socket: Socket, deps: ConnectionDeps, held: boolean) {
     this.socket = socket;
     this.#deps = deps;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.session = newSession(deps.commands.access, socket.remoteAddress, this.remote);
     this.#parser = new LineParser(deps.maxLine);
     this.#lastActivity = deps.timers.now();
     socket.setNoDelay(true);
@@ -92,6 +112,7 @@ export class Connection {
     this.socket.pause();
     this.#heldAt = this.#deps.timers.now();
     this.#clearIdle();
+    this.#syncLineClock();
   }
 
   release(): void {
@@ -101,6 +122,7 @@ export class Connection {
     // Time spent held does not count toward the idle timeout.
     this.#lastActivity += now - this.#heldAt;
     this.#armIdle(Math.max(0, this.#deps.idleTimeoutMs - (now - this.#lastActivity)));
+    this.#syncLineClock();
     // Still waiting for 'drain'? Then the drain handler continues the queue, not us.
     if (!this.#awaitingDrain) this.#work();
     this.#resumeReading();
@@ -115,7 +137,9 @@ export class Connection {
   /** Pushes a line to a subscriber; drops a subscriber that lets its output pile up. */
   push(line: string): void {
     if (this.#state === 'closing' || this.#state === 'closed') return;
-    if (this.socket.writableLength + Buffer.byteLength(line) > this.#deps.maxPendingOutput) {
+    // One line may be over the cap on its own (a reading of up to 64 KiB), never on top of a queue.
+    const queued = this.socket.writableLength + this.#parser.held;
+    if (queued > 0 && queued + Buffer.byteLength(line) > this.#deps.maxHeldBytes) {
       this.#deps.log.warn({ remote: this.remote, pendingBytes: this.socket.writableLength }, 'subscriber not reading: output cap reached, dropping connection');
       this.destroy();
       return;
@@ -124,17 +148,17 @@ export class Connection {
   }
 
   /** Ends the connection from our side, optionally after a last line. Idempotent. */
-  end(lastLine?: string): void {
+  end(lastLine?: string, mode: RetireMode = 'graceful'): void {
     if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#state = 'closing';
-    this.#clearIdle();
+    this.#clearTimers();
     const text = lastLine === undefined ? undefined : this.#deps.protocol === 'lines' ? `${lastLine}\n` : lastLine;
-    retire(this.socket, this.#deps.timers, text);
+    retire(this.socket, this.#deps.timers, text, mode);
     this.#deps.onEnded(this);
   }
 
   destroy(): void {
-    this.#clearIdle();
+    this.#clearTimers();
     this.socket.destroy();
     this.#closed();
   }
@@ -152,76 +176,142 @@ export class Connection {
   #onData = (chunk: Buffer): void => {
     this.#lastActivity = this.#deps.timers.now();
     if (this.#deps.protocol === 'echo') {
-      if (!this.socket.write(chunk) || this.socket.writableLength >= this.#deps.maxPendingOutput) this.#waitForDrain();
+      if (!this.socket.write(chunk) || this.socket.writableLength >= this.#deps.maxHeldBytes) this.#waitForDrain();
       this.#deps.onRequests(1);
       return;
     }
-    const { lines, tooLong } = this.#parser.push(chunk);
-    this.#enqueue(lines, tooLong);
+    this.#parser.push(chunk);
+    this.#work();
   };
 
   #waitForDrain(): void {
     this.#awaitingDrain = true;
     this.socket.pause();
-  }
-
-  #enqueue(lines: string[], tooLong: boolean): void {
-    if (this.#queued === this.#queue.length) {
-      this.#queue = lines;
-      this.#queued = 0;
-    } else {
-      this.#queue.push(...lines);
-    }
-    this.#tooLong ||= tooLong;
-    this.#work();
+    this.#syncLineClock();
   }
 
   /**
-   * Answers queued lines in batches of at most the output cap. One read of small requests
-   * (`GET` of a large value, `STATUS`) must not become megabytes of heap: once the socket
-   * stops taking data (write() returns false) the rest waits for 'drain', with reading held.
+   * Answers the parsed lines in batches within the cap. One read of small requests (`GET`
+   * of a large value, `STATUS`) must not become megabytes of heap: once the write queue plus
+   * the unanswered input reach the cap, the rest waits for 'drain', with reading held.
    * Nothing is answered while the pause cycle holds the connection.
    */
   #work(): void {
     if (this.#state !== 'active') return;
-    const cap = this.#deps.maxPendingOutput;
-    while (this.#queued < this.#queue.length) {
+    const cap = this.#deps.maxHeldBytes;
+    const parser = this.#parser;
+    let answered = 0;
+    let fatal: string | undefined;
+    for (;;) {
       let out = '';
-      const first = this.#queued;
-      while (this.#queued < this.#queue.length && out.length < cap) {
-        const line = this.#queue[this.#queued]!;
-        this.#queued += 1;
-        out += `${handleLine(line, this.#deps.commands, this.session)}\n`;
-        if (this.session.quit) break;
+      let n = 0;
+      // At least a socket's high-water mark per batch, so a full read of small requests is
+      // not answered one write per line.
+      const room = Math.max(MIN_BATCH, cap - this.socket.writableLength - parser.held);
+      let line = parser.next();
+      while (line !== undefined) {
+        if (line === TOO_LONG) {
+          fatal = errLine(ProtocolError.LINE_TOO_LONG);
+          break;
+        }
+        out += line === INVALID_UTF8 ? `${errLine(ProtocolError.INVALID_UTF8)}\n` : `${handleLine(line, this.#deps.commands, this.session)}\n`;
+        n += 1;
+        if (this.session.quit || out.length >= room) break;
+        line = parser.next();
       }
-      // Once per batch, not per line: this is the hot path.
-      this.#deps.onRequests(this.#queued - first);
-      const flushed = this.socket.write(out);
-      if (this.session.quit) {
-        this.end();
-        return;
-      }
-      if (!flushed) {
+      answered += n;
+      if (n === 0 && fatal === undefined) break;
+      const flushed = out === '' || this.socket.write(out);
+      if (fatal !== undefined || this.session.quit) break;
+      // write() returning false only means a 'drain' will come; our cap is what counts.
+      if (!flushed && this.socket.writableLength + parser.held >= cap) {
+        // Once per batch, not per line: this is the hot path.
+        this.#deps.onRequests(answered);
+        this.#lineStartedAt = -1; // a line was taken; the clock restarts once the parser runs dry
         this.#waitForDrain(); // 'drain' resumes this loop
         return;
       }
+      if (line === undefined) break;
     }
-    this.#queue = [];
-    this.#queued = 0;
-    if (this.#tooLong) {
+    if (answered > 0) {
+      this.#deps.onRequests(answered);
+      this.#lineStartedAt = -1;
+    }
+    if (fatal !== undefined) {
       this.#deps.log.info({ remote: this.remote, maxLine: this.#deps.maxLine }, 'request line too long, closing');
-      this.end(errLine(ProtocolError.LINE_TOO_LONG));
+      this.end(fatal, 'fatal');
+    } else if (this.session.quit) {
+      this.end();
     } else if (this.#peerEnded) {
       this.end();
+    } else {
+      this.#trackLine();
     }
   }
+
+  /** After the parser ran dry: start, keep or stop the clock of the unterminated line. */
+  #trackLine(): void {
+    if (this.#deps.lineTimeoutMs === 0) return;
+    if (this.#parser.buffered === 0) {
+      this.#lineStartedAt = -1;
+      return;
+    }
+    if (this.#lineStartedAt >= 0) return;
+    // Its first byte came in the chunk just read (an older partial line would still be open).
+    this.#lineStartedAt = this.#lastActivity;
+    this.#lineStartNotReading = this.#notReadingNow(this.#lastActivity);
+    if (this.#lineTimer === undefined) this.#armLine(this.#deps.lineTimeoutMs);
+  }
+
+  #notReadingNow(now: number): number {
+    return this.#notReadingMs + (this.#notReadingSince >= 0 ? now - this.#notReadingSince : 0);
+  }
+
+  /** Stops the line clock while the connection is not read, restarts it when it is again. */
+  #syncLineClock(): void {
+    const stopped = this.#state === 'held' || this.#awaitingDrain;
+    const now = this.#deps.timers.now();
+    if (stopped && this.#notReadingSince < 0) this.#notReadingSince = now;
+    else if (!stopped && this.#notReadingSince >= 0) {
+      this.#notReadingMs += now - this.#notReadingSince;
+      this.#notReadingSince = -1;
+      // The timer is not re-armed while the clock stands still; it resumes with the clock.
+      if (this.#lineStartedAt >= 0 && this.#lineTimer === undefined) this.#armLine(Math.max(0, this.#deps.lineTimeoutMs - this.#lineElapsed(now)));
+    }
+  }
+
+  /** Time the unterminated line has had while the connection was read. */
+  #lineElapsed(now: number): number {
+    return now - this.#lineStartedAt - (this.#notReadingNow(now) - this.#lineStartNotReading);
+  }
+
+  #armLine(delay: number): void {
+    this.#lineTimer = this.#deps.timers.setTimeout(this.#onLineTimer, delay);
+    this.#lineTimer.unref();
+  }
+
+  /** Lazy like the idle check: a completed line only clears a time stamp; the timer re-checks. */
+  #onLineTimer = (): void => {
+    this.#lineTimer = undefined;
+    // Not read right now (a pause, waiting for 'drain'): the clock restarts the timer.
+    if (this.#lineStartedAt < 0 || this.#state !== 'active' || this.#notReadingSince >= 0) return;
+    const now = this.#deps.timers.now();
+    const elapsed = this.#lineElapsed(now);
+    const timeout = this.#deps.lineTimeoutMs;
+    if (elapsed < timeout) {
+      this.#armLine(timeout - elapsed);
+      return;
+    }
+    this.#deps.log.info({ remote: this.remote, lineTimeoutMs: timeout, bufferedBytes: this.#parser.buffered }, 'request line not completed in time, closing');
+    this.end(errLine(ProtocolError.LINE_TIMEOUT), 'fatal');
+  };
 
   #onPeerEnd = (): void => {
     // The client half-closed: answer what it sent (a last line without `\n` counts), then close.
     if (this.#deps.protocol === 'lines' && (this.#state === 'active' || this.#state === 'held')) {
       this.#peerEnded = true;
-      const { lines, tooLong } = this.#parser.end();
-      this.#enqueue(lines, tooLong);
+      this.#parser.end();
+      if (!this.#awaitingDrain) this.#work();
       return;
     }
     this.end();
@@ -231,6 +321,7 @@ export class Connection {
   #onDrain = (): void => {
     if (!this.#awaitingDrain) return;
     this.#awaitingDrain = false;
+    this.#syncLineClock();
     this.#work();
     this.#resumeReading();
   };
@@ -241,7 +332,7 @@ export class Connection {
   };
 
   #onClose = (): void => {
-    this.#clearIdle();
+    this.#clearTimers();
     this.socket.off('data', this.#onData);
     this.socket.off('end', this.#onPeerEnd);
     this.socket.off('drain', this.#onDrain);
@@ -258,6 +349,12 @@ export class Connection {
   #clearIdle(): void {
     this.#deps.timers.clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
+  }
+
+  #clearTimers(): void {
+    this.#clearIdle();
+    this.#deps.timers.clearTimeout(this.#lineTimer);
+    this.#lineTimer = undefined;
   }
 
   /** Lazy idle check: data only stamps a time; the timer re-arms for the remainder. */

@@ -8,6 +8,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/options.js';
 import type { Hub } from '../../hub/hub.js';
+import { rateLimited } from '../../log/rate-limit.js';
+import { createAllowList } from '../../net/access.js';
+import type { AccessPolicy } from '../../protocol/access.js';
 import type { KvStore } from '../../protocol/store.js';
 import type { Timers } from '../../util/timers.js';
 import type { Outlet } from '../outlet.js';
@@ -23,11 +26,16 @@ export interface TcpOutletDeps {
   readonly config: Readonly<Config>;
   readonly hub: Hub;
   readonly store: KvStore;
+  readonly access: AccessPolicy;
   readonly log: Logger;
   readonly timers: Timers;
 }
 
-export function createTcpOutlet({ config, hub, store, log, timers }: TcpOutletDeps): TcpOutlet {
+export function createTcpOutlet({ config, hub, store, access, log, timers }: TcpOutletDeps): TcpOutlet {
+  if (access.protectWrites) {
+    log.warn({ host: config.host }, 'protected mode: listening beyond loopback with neither --allow nor --auth-token-file, so SET and DEL from other hosts are refused (reads stay open); set --allow or --auth-token-file, or --protected-mode off');
+  }
+  const authFailed = rateLimited(log, 'warn', { timers });
   const server = new PinetdServer({
     host: config.host,
     port: config.port,
@@ -36,8 +44,13 @@ export function createTcpOutlet({ config, hub, store, log, timers }: TcpOutletDe
     backlog: config.backlog,
     maxLine: config.maxLine,
     idleTimeoutMs: config.idleTimeout,
+    lineTimeoutMs: config.lineTimeout,
+    allow: createAllowList(config.allow),
+    maxClientsPerIp: config.maxClientsPerIp,
     commands: {
       store,
+      access,
+      onAuthFailure: (remote, failures) => authFailed({ remote, failures }, 'authentication failed'),
       status: () => hub.status(),
       readJson: () => hub.readJson(),
       historyJson: (n) => hub.historyJson(n),

@@ -1,11 +1,18 @@
 /**
- * The TCP side: accepts, admits or refuses (busy / shutting down), tracks connections, and
- * applies daemon-wide actions to all of them (pause, resume, SHUTDOWN notice, pushes, close).
+ * The TCP side: accepts, admits or refuses, tracks connections, and applies daemon-wide
+ * actions to all of them (pause, resume, SHUTDOWN notice, pushes, close).
+ *
+ * Admission, in order: an address outside --allow gets `ERR forbidden`; while draining a
+ * newcomer gets `SHUTDOWN`; past --max-clients, or past --max-clients-per-ip for its address
+ * (loopback counts like any other), `ERR busy`. Refusals are logged rate-limited (a scan must
+ * not flood the journal) and the socket is retired in fatal mode: it is never read.
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { PinetdError, ProtocolError, errLine } from '../../errors.js';
 import type { Protocol } from '../../config/options.js';
+import { rateLimited, type RateLimitedLog } from '../../log/rate-limit.js';
+import { createAllowList, PeerLimiter, type AllowList } from '../../net/access.js';
 import type { CommandHost } from '../../protocol/commands.js';
 import { realTimers, type Timers } from '../../util/timers.js';
 import { Connection } from './connection.js';
@@ -20,7 +27,14 @@ export interface ServerOptions {
   readonly backlog?: number;
   readonly maxLine: number;
   readonly idleTimeoutMs: number;
-  readonly maxPendingOutput?: number;
+  /** A request line must be complete this long after its first byte (0: no limit). */
+  readonly lineTimeoutMs?: number;
+  /** Who may connect (default: everyone). */
+  readonly allow?: AllowList;
+  /** Concurrent connections per remote address (0 or absent: no cap). */
+  readonly maxClientsPerIp?: number;
+  /** What one connection may make the daemon hold (see Connection). */
+  readonly maxHeldBytes?: number;
   readonly commands: CommandHost;
   readonly log: Logger;
   readonly timers?: Timers;
@@ -36,7 +50,9 @@ export const SHUTDOWN_NOTICE = 'SHUTDOWN';
  * dropped SYNs only after 1 s. 1024 takes a 1000-connection storm at once.
  */
 export const DEFAULT_BACKLOG = 1024;
-const DEFAULT_MAX_PENDING_OUTPUT = 256 * 1024;
+/** 98 stalled readers of 4000-byte GETs stay within 32 MB of RSS (test/bench/stalled-readers.mjs). */
+export const DEFAULT_MAX_HELD_BYTES = 96 * 1024;
+export const DEFAULT_LINE_TIMEOUT_MS = 30_000;
 
 export class PinetdServer {
   readonly #opts: ServerOptions;
@@ -45,6 +61,9 @@ export class PinetdServer {
   readonly #live = new Set<Connection>();
   /** Every open socket, including ended and refused ones still flushing: close() ends them all. */
   readonly #sockets = new Set<net.Socket>();
+  readonly #allow: AllowList;
+  readonly #perIp: PeerLimiter;
+  readonly #refusedLog: Record<'forbidden' | 'busy' | 'shutdown', RateLimitedLog>;
   #held = false;
   #draining = false;
   #closed = false;
@@ -52,6 +71,10 @@ export class PinetdServer {
   constructor(opts: ServerOptions) {
     this.#opts = opts;
     this.#timers = opts.timers ?? realTimers;
+    this.#allow = opts.allow ?? createAllowList([]);
+    this.#perIp = new PeerLimiter(opts.maxClientsPerIp ?? 0);
+    const limited = (): RateLimitedLog => rateLimited(opts.log, 'info', { timers: this.#timers });
+    this.#refusedLog = { forbidden: limited(), busy: limited(), shutdown: limited() };
     // pauseOnConnect: a connection accepted during a pause is held unread.
     // allowHalfOpen: a client may send its requests and FIN, and still get every answer.
     this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, this.#onConnection);
@@ -121,21 +144,27 @@ export class PinetdServer {
     }
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
-    if (this.#draining || this.#live.size >= this.#opts.maxClients) {
-      const line = this.#draining ? SHUTDOWN_NOTICE : errLine(ProtocolError.BUSY);
-      log.info({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: this.#draining ? 'shutting down' : 'max clients' }, 'connection refused');
-      // Refused clients get one line and are closed; they never count as clients.
-      socket.on('error', () => {});
-      retire(socket, this.#timers, this.#opts.protocol === 'lines' ? `${line}\n` : line);
-      return;
-    }
+    socket.on('error', () => {});
+    const address = socket.remoteAddress;
+    const refuse = (reason: 'forbidden' | 'busy' | 'shutdown', why: string, line: string): void => {
+      this.#refusedLog[reason]({ remote: `${address}:${socket.remotePort}`, reason: why }, 'connection refused');
+      // Refused clients get one line and are closed unread; they never count as clients.
+      retire(socket, this.#timers, this.#opts.protocol === 'lines' ? `${line}\n` : line, reason === 'shutdown' ? 'graceful' : 'fatal');
+    };
+    if (!this.#allow.allows(address)) return refuse('forbidden', 'not in --allow', errLine(ProtocolError.FORBIDDEN));
+    if (this.#draining) return refuse('shutdown', 'shutting down', SHUTDOWN_NOTICE);
+    if (this.#live.size >= this.#opts.maxClients) return refuse('busy', 'max clients', errLine(ProtocolError.BUSY));
+    if (!this.#perIp.acquire(address)) return refuse('busy', 'max clients per address', errLine(ProtocolError.BUSY));
+    // The slot is the address's until the socket is gone (a retiring socket still holds one).
+    socket.once('close', () => this.#perIp.release(address));
     const conn = new Connection(
       socket,
       {
         protocol: this.#opts.protocol,
         maxLine: this.#opts.maxLine,
         idleTimeoutMs: this.#opts.idleTimeoutMs,
-        maxPendingOutput: this.#opts.maxPendingOutput ?? DEFAULT_MAX_PENDING_OUTPUT,
+        lineTimeoutMs: this.#opts.lineTimeoutMs ?? DEFAULT_LINE_TIMEOUT_MS,
+        maxHeldBytes: this.#opts.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES,
         commands: this.#opts.commands,
         log,
         timers: this.#timers,

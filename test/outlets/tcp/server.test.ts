@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAllowList } from '../../../src/net/access.js';
 import { KvStore } from '../../../src/protocol/store.js';
 import { PinetdServer, type ServerOptions } from '../../../src/outlets/tcp/server.js';
 import { LineClient } from '../../helpers/client.js';
@@ -33,8 +34,8 @@ async function serve(opts: Partial<ServerOptions> = {}) {
   });
   servers.push(server);
   const { port } = await server.listen();
-  const connect = async () => {
-    const c = await LineClient.connect(port);
+  const connect = async (from?: string) => {
+    const c = await LineClient.connect(port, '127.0.0.1', from);
     clients.push(c);
     return c;
   };
@@ -255,7 +256,7 @@ describe('PinetdServer over real sockets', () => {
   });
 
   it('pushes to subscribers only, and drops a subscriber that does not read past the output cap', async () => {
-    const { server, connect, rec } = await serve({ maxPendingOutput: 64 * 1024 });
+    const { server, connect, rec } = await serve({ maxHeldBytes: 64 * 1024 });
     const sub = await connect();
     const other = await connect();
     sub.send('SUBSCRIBE\n');
@@ -292,5 +293,130 @@ describe('PinetdServer over real sockets', () => {
     const { port } = await serve();
     const second = new PinetdServer({ host: '127.0.0.1', port, protocol: 'lines', maxClients: 1, maxLine: 64, idleTimeoutMs: 0, commands: { store: new KvStore(), status: () => ({}), readJson: () => undefined, historyJson: () => '[]' }, log: recordingLogger().log });
     await expect(second.listen()).rejects.toMatchObject({ code: 'PINETD_E_LISTEN', message: `cannot listen on 127.0.0.1:${port}: address already in use` });
+  });
+
+  it('closes a slow-loris line (a byte at a time, never a newline) at the line timeout, with ERR line-timeout', async () => {
+    const { connect, rec } = await serve({ lineTimeoutMs: 400, idleTimeoutMs: 0 });
+    const loris = await connect();
+    const t0 = performance.now();
+    loris.send('P');
+    // Every byte resets no clock; off the timeout's beat (see test/daemon/limits.test.ts).
+    const trickle = setInterval(() => loris.isClosed || loris.send('I'), 150);
+    try {
+      await loris.waitClosed(2000);
+    } finally {
+      clearInterval(trickle);
+    }
+    const ms = performance.now() - t0;
+    expect(loris.lines).toEqual(['ERR line-timeout']);
+    expect(ms).toBeGreaterThanOrEqual(350);
+    expect(ms).toBeLessThan(1200);
+    expect(rec.lines.find((l) => l.msg === 'request line not completed in time, closing')).toMatchObject({ lineTimeoutMs: 400 });
+  });
+
+  it('a client whose lines each complete in time is never cut off by the line timeout', async () => {
+    const { connect } = await serve({ lineTimeoutMs: 300 });
+    const c = await connect();
+    for (let i = 0; i < 6; i++) {
+      c.send('PI'); // each line takes ~150 ms; together far more than the timeout
+      await sleep(150);
+      c.send('NG\n');
+      expect(await c.next()).toBe('PONG');
+    }
+    expect(c.isClosed).toBe(false);
+  });
+
+  it('does not count time paused toward the line timeout', async () => {
+    const { server, connect } = await serve({ lineTimeoutMs: 400 });
+    const c = await connect();
+    c.send('EC');
+    await sleep(200);
+    server.pause();
+    await sleep(600);
+    server.resume();
+    await sleep(100);
+    expect(c.isClosed).toBe(false); // ~300 ms of unpaused time so far
+    await c.waitClosed(600);
+    expect(c.lines).toEqual(['ERR line-timeout']);
+  });
+
+  it('caps connections per address (loopback counts); another address is still admitted', async () => {
+    const { connect, rec } = await serve({ maxClientsPerIp: 2 });
+    const a = await connect();
+    const b = await connect();
+    for (const c of [a, b]) expect(await c.request('PING')).toBe('PONG');
+    const third = await connect();
+    await third.waitClosed();
+    expect(third.lines).toEqual(['ERR busy']);
+    const other = await connect('127.0.0.2');
+    expect(await other.request('PING')).toBe('PONG');
+    expect(rec.lines.find((l) => l.msg === 'connection refused')).toMatchObject({ reason: 'max clients per address' });
+    // A slot comes back when its connection is gone.
+    a.close();
+    await sleep(100);
+    const again = await connect();
+    expect(await again.request('PING')).toBe('PONG');
+  });
+
+  it('--allow 127.0.0.1/32 admits 127.0.0.1 and answers 127.0.0.2 with one ERR forbidden line, logged rate-limited', async () => {
+    const { connect, rec } = await serve({ allow: createAllowList(['127.0.0.1/32']) });
+    const ok = await connect('127.0.0.1');
+    expect(await ok.request('PING')).toBe('PONG');
+    const refused: LineClient[] = [];
+    for (let i = 0; i < 20; i++) refused.push(await connect('127.0.0.2'));
+    for (const c of refused) {
+      await c.waitClosed();
+      expect(c.raw).toBe('ERR forbidden\n');
+    }
+    const logged = rec.lines.filter((l) => l.msg === 'connection refused');
+    expect(logged.length).toBeGreaterThan(0);
+    expect(logged.length).toBeLessThanOrEqual(5); // a scan does not flood the journal
+    expect(logged[0]).toMatchObject({ reason: 'not in --allow' });
+    expect(String(logged[0]!.remote)).toMatch(/^127\.0\.0\.2:/);
+  });
+
+  it('after a fatal error line stops reading: a peer pushing data is cut off, not drained', async () => {
+    const { port } = await serve({ maxLine: 16 });
+    const result = await new Promise<{ got: string; accepted: number; ms: number }>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      let got = '';
+      const t0 = performance.now();
+      s.setEncoding('utf8').on('data', (d: string) => (got += d));
+      s.on('error', () => {});
+      const block = Buffer.alloc(1024 * 1024, 0x78);
+      s.on('connect', () => {
+        s.write(`${'x'.repeat(40)}\n`);
+        const pump = (): void => {
+          // Keep the socket's queue full for as long as the server takes bytes.
+          while (!s.destroyed && s.write(block));
+        };
+        s.on('drain', pump);
+        pump();
+      });
+      s.on('close', () => resolve({ got, accepted: s.bytesWritten, ms: performance.now() - t0 }));
+    });
+    expect(result.got).toBe('ERR line-too-long\n');
+    expect(result.ms).toBeLessThan(1500);
+    // Reading and discarding for the old 2 s would have taken gigabytes on loopback.
+    expect(result.accepted).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('answers a request line that is not valid UTF-8 with ERR invalid-utf8 and keeps the connection; valid UTF-8 round-trips', async () => {
+    const { connect } = await serve();
+    const c = await connect();
+    c.send(Buffer.concat([Buffer.from('SET '), Buffer.from([0xfe]), Buffer.from(' v\nGET '), Buffer.from([0xff]), Buffer.from('\n')]));
+    expect(await c.take(2)).toEqual(['ERR invalid-utf8', 'ERR invalid-utf8']);
+    c.send('SET ключ é€😀 \u00a0x\nGET ключ\n');
+    expect(await c.take(2)).toEqual(['OK', 'é€😀 \u00a0x']);
+    expect(await c.request('PING')).toBe('PONG');
+  });
+
+  it('never reflects control bytes in an error line', async () => {
+    const { connect } = await serve();
+    const c = await connect();
+    c.send(Buffer.from('G\x00E\x1b[31mT\r\x07X k\n', 'latin1'));
+    const line = await c.next();
+    expect(line).toBe('ERR unknown-command G?E?[31MT??X');
+    expect(c.raw).toBe(`${line}\n`);
   });
 });
