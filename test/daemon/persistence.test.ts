@@ -49,12 +49,16 @@ describe.concurrent('durable key-value store (--state-dir)', () => {
 
     const second = await startDaemon(['--state-dir', dir, '--pause-every', '0']);
     try {
-      expect(await second.daemon.waitForMsg('state loaded')).toMatchObject({ keys: 2, history: before.length });
+      const loaded = await second.daemon.waitForMsg('state loaded');
       await withClient(second.port, async (c) => {
         expect(await c.request('GET colour')).toBe('blue green');
         expect(await c.request('GET ключ')).toBe('é€😀');
         expect(await c.request('GET gone')).toBe('NOT_FOUND');
-        expect(JSON.parse(await c.request('HISTORY'))).toEqual(before);
+        // A pause may still have ended between our HISTORY and the signal: `before` is a prefix.
+        const restored = JSON.parse(await c.request('HISTORY')) as unknown[];
+        expect(restored.slice(0, before.length)).toEqual(before);
+        expect(restored.length - before.length).toBeLessThanOrEqual(1);
+        expect(loaded).toMatchObject({ keys: 2, history: restored.length });
       });
     } finally {
       second.daemon.kill('SIGKILL');
