@@ -29,6 +29,8 @@ export const TOO_LONG: unique symbol = Symbol('line-too-long');
 /** The line's bytes are not valid UTF-8; parsing goes on with the next line. */
 export const INVALID_UTF8: unique symbol = Symbol('invalid-utf8');
 export type ParsedLine = string | typeof TOO_LONG | typeof INVALID_UTF8;
+/** A line as its (validated UTF-8) bytes: a view into the received chunk where it lies in one. */
+export type ParsedBytes = Buffer | typeof TOO_LONG | typeof INVALID_UTF8;
 
 export class LineParser {
   readonly #maxLine: number;
@@ -85,6 +87,15 @@ export class LineParser {
 
   /** The next complete line, TOO_LONG / INVALID_UTF8, or undefined when more bytes are needed. */
   next(): ParsedLine | undefined {
+    const bytes = this.nextBytes();
+    return bytes === undefined || typeof bytes === 'symbol' ? bytes : bytes.toString('utf8');
+  }
+
+  /**
+   * next() without decoding: the line's bytes, valid UTF-8. A view into the chunk is valid as
+   * long as the caller keeps it (received chunks are never reused).
+   */
+  nextBytes(): ParsedBytes | undefined {
     if (this.#failed) return undefined;
     const chunk = this.#chunk;
     const start = this.#pos;
@@ -108,15 +119,15 @@ export class LineParser {
   }
 
   /** A line wholly inside the current chunk: no copy, no check when the chunk is valid. */
-  #inChunk(chunk: Buffer, start: number, nl: number): ParsedLine {
+  #inChunk(chunk: Buffer, start: number, nl: number): ParsedBytes {
     const end = nl > start && chunk[nl - 1] === CR ? nl - 1 : nl;
     if (end - start > this.#maxLine) return this.#fail();
-    if (!this.#chunkUtf8 && !isUtf8(chunk.subarray(start, end))) return INVALID_UTF8;
-    return chunk.toString('utf8', start, end);
+    const line = chunk.subarray(start, end);
+    return this.#chunkUtf8 || isUtf8(line) ? line : INVALID_UTF8;
   }
 
   /** The pending bytes plus `tail`, as one line. */
-  #joined(tail: Buffer): ParsedLine {
+  #joined(tail: Buffer): ParsedBytes {
     this.#pending.push(tail);
     const bytes = Buffer.concat(this.#pending, this.#pendingLength + tail.length);
     this.#pending = [];
@@ -124,7 +135,7 @@ export class LineParser {
     const end = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.length - 1 : bytes.length;
     if (end > this.#maxLine) return this.#fail();
     const line = bytes.subarray(0, end);
-    return isUtf8(line) ? line.toString('utf8') : INVALID_UTF8;
+    return isUtf8(line) ? line : INVALID_UTF8;
   }
 
   #fail(): typeof TOO_LONG {

@@ -26,7 +26,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ProtocolError, errLine } from '../../errors.js';
-import { handleLine, newSession, type CommandHost, type Session } from '../../protocol/commands.js';
+import { echoBytes, handleLine, PONG, newSession, type CommandHost, type Session } from '../../protocol/commands.js';
 import { INVALID_UTF8, LineParser, TOO_LONG } from '../../protocol/line-parser.js';
 import type { Protocol } from '../../config/options.js';
 import type { TimerHandle, Timers } from '../../util/timers.js';
@@ -34,6 +34,7 @@ import { retire, type RetireMode } from './retire.js';
 
 /** The smallest answer batch worth a write (the socket's own high-water mark). */
 const MIN_BATCH = 16 * 1024;
+const NEWLINE = Buffer.from('\n');
 
 export type ConnState = 'active' | 'held' | 'closing' | 'closed';
 
@@ -203,25 +204,44 @@ export class Connection {
     let answered = 0;
     let fatal: string | undefined;
     for (;;) {
+      // Answers are text, except an ECHO's, which is the request's own bytes: text is
+      // gathered in `out` and moved into `parts` only when bytes come between.
       let out = '';
+      let parts: Buffer[] | undefined;
+      let size = 0;
       let n = 0;
       // At least a socket's high-water mark per batch, so a full read of small requests is
       // not answered one write per line.
       const room = Math.max(MIN_BATCH, cap - this.socket.writableLength - parser.held);
-      let line = parser.next();
+      let line = parser.nextBytes();
       while (line !== undefined) {
         if (line === TOO_LONG) {
           fatal = errLine(ProtocolError.LINE_TOO_LONG);
           break;
         }
-        out += line === INVALID_UTF8 ? `${errLine(ProtocolError.INVALID_UTF8)}\n` : `${handleLine(line, this.#deps.commands, this.session)}\n`;
+        const echo = line === INVALID_UTF8 ? undefined : echoBytes(line, this.session);
+        if (echo === PONG) {
+          out += 'PONG\n';
+          size += 5;
+        } else if (echo !== undefined) {
+          parts ??= [];
+          if (out !== '') parts.push(Buffer.from(out));
+          parts.push(echo, NEWLINE);
+          out = '';
+          size += echo.length + 1;
+        } else {
+          const answer = line === INVALID_UTF8 ? errLine(ProtocolError.INVALID_UTF8) : handleLine(line.toString('utf8'), this.#deps.commands, this.session);
+          out += `${answer}\n`;
+          size += answer.length + 1;
+        }
         n += 1;
-        if (this.session.quit || out.length >= room) break;
-        line = parser.next();
+        if (this.session.quit || size >= room) break;
+        line = parser.nextBytes();
       }
+      if (parts !== undefined && out !== '') parts.push(Buffer.from(out));
       answered += n;
       if (n === 0 && fatal === undefined) break;
-      const flushed = out === '' || this.socket.write(out);
+      const flushed = parts !== undefined ? this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts)) : out === '' || this.socket.write(out);
       if (fatal !== undefined || this.session.quit) break;
       // write() returning false only means a 'drain' will come; our cap is what counts.
       if (!flushed && this.socket.writableLength + parser.held >= cap) {

@@ -75,6 +75,15 @@ describe('PinetdServer over real sockets', () => {
     expect(requests()).toBe(n + 1);
   });
 
+  it('answers long ECHO lines byte for byte (multi-byte UTF-8), interleaved with other requests, in order', async () => {
+    const { connect } = await serve({ maxLine: 8192 });
+    const c = await connect();
+    const texts = Array.from({ length: 40 }, (_, i) => `${i} ${'é€😀 ü'.repeat(50 + i)}`);
+    c.send(texts.map((t, i) => `ECHO ${t}\n${i % 3 === 0 ? 'PING\n' : ''}`).join(''));
+    const expected = texts.flatMap((t, i) => (i % 3 === 0 ? [t, 'PONG'] : [t]));
+    expect(await c.take(expected.length)).toEqual(expected);
+  });
+
   it('keeps SET/GET state across connections and answers errors inline', async () => {
     const { connect } = await serve();
     const a = await connect();
