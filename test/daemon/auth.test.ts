@@ -4,9 +4,8 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, type TestContext } from 'vitest';
-import { LineClient } from '../helpers/client.js';
-import { DaemonProcess, startDaemon } from '../helpers/daemon.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { daemonForTest, DaemonProcess } from '../helpers/daemon.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pinetd-auth-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,24 +18,9 @@ function tokenFile(name: string, content: string, mode: number): string {
   return path;
 }
 
-async function run({ onTestFinished }: TestContext, args: string[]) {
-  const { daemon, port } = await startDaemon(['--pause-every', '0', ...args]);
-  const clients: LineClient[] = [];
-  onTestFinished(() => {
-    for (const c of clients) c.close();
-    daemon.kill('SIGKILL');
-  });
-  const connect = async () => {
-    const c = await LineClient.connect(port);
-    clients.push(c);
-    return c;
-  };
-  return { daemon, connect };
-}
-
 describe.concurrent('--auth-token-file', () => {
   it('a client must AUTH before anything but PING/HELP/QUIT; the right token unlocks the connection', async (ctx) => {
-    const { connect } = await run(ctx, ['--auth-token-file', tokenFile('good', `  ${TOKEN}\n`, 0o600)]);
+    const { connect } = await daemonForTest(ctx, ['--auth-token-file', tokenFile('good', `  ${TOKEN}\n`, 0o600)]);
     const c = await connect();
     expect(await c.request('PING')).toBe('PONG');
     expect(await c.request('SET k v')).toBe('ERR auth-required');
@@ -52,7 +36,7 @@ describe.concurrent('--auth-token-file', () => {
   });
 
   it('three wrong tokens close the connection; failures are logged with the remote address', async (ctx) => {
-    const { daemon, connect } = await run(ctx, ['--auth-token-file', tokenFile('good2', TOKEN, 0o640)]);
+    const { daemon, connect } = await daemonForTest(ctx, ['--auth-token-file', tokenFile('good2', TOKEN, 0o640)]);
     const c = await connect();
     expect(await c.request('AUTH nope')).toBe('ERR auth-failed');
     expect(await c.request('AUTH nope')).toBe('ERR auth-failed');

@@ -2,29 +2,12 @@
  * Who may connect and for how long, as a user of the real daemon sees it: --allow,
  * --max-clients-per-ip, --line-timeout, from the command line of a child process.
  */
-import { describe, expect, it, type TestContext } from 'vitest';
-import { LineClient } from '../helpers/client.js';
-import { DaemonProcess, startDaemon } from '../helpers/daemon.js';
-
-/** A daemon for this test only (tests run concurrently), killed with its clients when it ends. */
-async function run({ onTestFinished }: TestContext, args: string[]) {
-  const { daemon, port } = await startDaemon(['--pause-every', '0', ...args]);
-  const clients: LineClient[] = [];
-  onTestFinished(() => {
-    for (const c of clients) c.close();
-    daemon.kill('SIGKILL');
-  });
-  const connect = async (from?: string) => {
-    const c = await LineClient.connect(port, '127.0.0.1', from);
-    clients.push(c);
-    return c;
-  };
-  return { daemon, connect };
-}
+import { describe, expect, it } from 'vitest';
+import { daemonForTest, DaemonProcess } from '../helpers/daemon.js';
 
 describe.concurrent('access limits in the daemon', () => {
   it('--allow 127.0.0.1/32 serves 127.0.0.1 and closes 127.0.0.2 with ERR forbidden, logged', async (ctx) => {
-    const { daemon, connect } = await run(ctx, ['--allow', '127.0.0.1/32']);
+    const { daemon, connect } = await daemonForTest(ctx, ['--allow', '127.0.0.1/32']);
     expect(await (await connect('127.0.0.1')).request('PING')).toBe('PONG');
     const refused = await connect('127.0.0.2');
     await refused.waitClosed();
@@ -33,7 +16,7 @@ describe.concurrent('access limits in the daemon', () => {
   });
 
   it('--max-clients-per-ip 1: a second connection from one address gets ERR busy, another address is admitted', async (ctx) => {
-    const { connect } = await run(ctx, ['--max-clients-per-ip', '1']);
+    const { connect } = await daemonForTest(ctx, ['--max-clients-per-ip', '1']);
     expect(await (await connect()).request('PING')).toBe('PONG');
     const second = await connect();
     await second.waitClosed();
@@ -42,7 +25,7 @@ describe.concurrent('access limits in the daemon', () => {
   });
 
   it('--line-timeout 1s closes a connection whose line never completes', async (ctx) => {
-    const { connect } = await run(ctx, ['--line-timeout', '1s']);
+    const { connect } = await daemonForTest(ctx, ['--line-timeout', '1s']);
     const c = await connect();
     c.send('SET k ');
     const t0 = performance.now();

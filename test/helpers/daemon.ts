@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'vitest';
+import { LineClient } from './client.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -117,4 +119,23 @@ export async function startDaemon(args: string[] = [], env: Record<string, strin
   const daemon = new DaemonProcess(['--port', '0', '--gpio', 'mock', ...args], env);
   const port = await daemon.ready();
   return { daemon, port };
+}
+
+/**
+ * A daemon for one test only (tests run concurrently), killed with its clients when the test
+ * ends; `connect(from)` picks the client's source address (127.0.0.2 is loopback too).
+ */
+export async function daemonForTest({ onTestFinished }: TestContext, args: string[]): Promise<{ daemon: DaemonProcess; port: number; connect: (from?: string) => Promise<LineClient> }> {
+  const { daemon, port } = await startDaemon(['--pause-every', '0', ...args]);
+  const clients: LineClient[] = [];
+  onTestFinished(() => {
+    for (const c of clients) c.close();
+    daemon.kill('SIGKILL');
+  });
+  const connect = async (from?: string) => {
+    const c = await LineClient.connect(port, '127.0.0.1', from);
+    clients.push(c);
+    return c;
+  };
+  return { daemon, port, connect };
 }

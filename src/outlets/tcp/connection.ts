@@ -30,6 +30,7 @@ import { echoBytes, handleLine, PONG, newSession, type CommandHost, type Session
 import { INVALID_UTF8, LineParser, TOO_LONG } from '../../protocol/line-parser.js';
 import type { Protocol } from '../../config/options.js';
 import type { TimerHandle, Timers } from '../../util/timers.js';
+import { LineClock } from './line-clock.js';
 import { retire, type RetireMode } from './retire.js';
 
 /** The smallest answer batch worth a write (the socket's own high-water mark). */
@@ -71,13 +72,7 @@ export class Connection {
   #lastActivity: number;
   #heldAt = 0;
   #idleTimer: TimerHandle | undefined;
-  /** The line clock: runs only while the connection is read (not held, not awaiting drain). */
-  #notReadingMs = 0;
-  #notReadingSince = -1;
-  /** When the unterminated line began (-1: none), and #notReadingMs then. */
-  #lineStartedAt = -1;
-  #lineStartNotReading = 0;
-  #lineTimer: TimerHandle | undefined;
+  readonly #lineClock: LineClock;
 
   constructor(socket: Socket, deps: ConnectionDeps, held: boolean) {
     this.socket = socket;
@@ -85,6 +80,7 @@ export class Connection {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.session = newSession(deps.commands.access, socket.remoteAddress, this.remote);
     this.#parser = new LineParser(deps.maxLine);
+    this.#lineClock = new LineClock(deps.lineTimeoutMs, deps.timers, this.#onLineTimeout);
     this.#lastActivity = deps.timers.now();
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
@@ -247,7 +243,7 @@ export class Connection {
       if (!flushed && this.socket.writableLength + parser.held >= cap) {
         // Once per batch, not per line: this is the hot path.
         this.#deps.onRequests(answered);
-        this.#lineStartedAt = -1; // a line was taken; the clock restarts once the parser runs dry
+        this.#lineClock.lineTaken();
         this.#waitForDrain(); // 'drain' resumes this loop
         return;
       }
@@ -255,7 +251,7 @@ export class Connection {
     }
     if (answered > 0) {
       this.#deps.onRequests(answered);
-      this.#lineStartedAt = -1;
+      this.#lineClock.lineTaken();
     }
     if (fatal !== undefined) {
       this.#deps.log.info({ remote: this.remote, maxLine: this.#deps.maxLine }, 'request line too long, closing');
@@ -265,64 +261,18 @@ export class Connection {
     } else if (this.#peerEnded) {
       this.end();
     } else {
-      this.#trackLine();
+      this.#lineClock.track(this.#parser.buffered, this.#lastActivity);
     }
   }
 
-  /** After the parser ran dry: start, keep or stop the clock of the unterminated line. */
-  #trackLine(): void {
-    if (this.#deps.lineTimeoutMs === 0) return;
-    if (this.#parser.buffered === 0) {
-      this.#lineStartedAt = -1;
-      return;
-    }
-    if (this.#lineStartedAt >= 0) return;
-    // Its first byte came in the chunk just read (an older partial line would still be open).
-    this.#lineStartedAt = this.#lastActivity;
-    this.#lineStartNotReading = this.#notReadingNow(this.#lastActivity);
-    if (this.#lineTimer === undefined) this.#armLine(this.#deps.lineTimeoutMs);
-  }
-
-  #notReadingNow(now: number): number {
-    return this.#notReadingMs + (this.#notReadingSince >= 0 ? now - this.#notReadingSince : 0);
-  }
-
-  /** Stops the line clock while the connection is not read, restarts it when it is again. */
+  /** The line clock runs only while the connection is read (not held, not awaiting drain). */
   #syncLineClock(): void {
-    const stopped = this.#state === 'held' || this.#awaitingDrain;
-    const now = this.#deps.timers.now();
-    if (stopped && this.#notReadingSince < 0) this.#notReadingSince = now;
-    else if (!stopped && this.#notReadingSince >= 0) {
-      this.#notReadingMs += now - this.#notReadingSince;
-      this.#notReadingSince = -1;
-      // The timer is not re-armed while the clock stands still; it resumes with the clock.
-      if (this.#lineStartedAt >= 0 && this.#lineTimer === undefined) this.#armLine(Math.max(0, this.#deps.lineTimeoutMs - this.#lineElapsed(now)));
-    }
+    this.#lineClock.reading(this.#state !== 'held' && !this.#awaitingDrain);
   }
 
-  /** Time the unterminated line has had while the connection was read. */
-  #lineElapsed(now: number): number {
-    return now - this.#lineStartedAt - (this.#notReadingNow(now) - this.#lineStartNotReading);
-  }
-
-  #armLine(delay: number): void {
-    this.#lineTimer = this.#deps.timers.setTimeout(this.#onLineTimer, delay);
-    this.#lineTimer.unref();
-  }
-
-  /** Lazy like the idle check: a completed line only clears a time stamp; the timer re-checks. */
-  #onLineTimer = (): void => {
-    this.#lineTimer = undefined;
-    // Not read right now (a pause, waiting for 'drain'): the clock restarts the timer.
-    if (this.#lineStartedAt < 0 || this.#state !== 'active' || this.#notReadingSince >= 0) return;
-    const now = this.#deps.timers.now();
-    const elapsed = this.#lineElapsed(now);
-    const timeout = this.#deps.lineTimeoutMs;
-    if (elapsed < timeout) {
-      this.#armLine(timeout - elapsed);
-      return;
-    }
-    this.#deps.log.info({ remote: this.remote, lineTimeoutMs: timeout, bufferedBytes: this.#parser.buffered }, 'request line not completed in time, closing');
+  #onLineTimeout = (): void => {
+    if (this.#state !== 'active') return;
+    this.#deps.log.info({ remote: this.remote, lineTimeoutMs: this.#deps.lineTimeoutMs, bufferedBytes: this.#parser.buffered }, 'request line not completed in time, closing');
     this.end(errLine(ProtocolError.LINE_TIMEOUT), 'fatal');
   };
 
@@ -373,8 +323,7 @@ export class Connection {
 
   #clearTimers(): void {
     this.#clearIdle();
-    this.#deps.timers.clearTimeout(this.#lineTimer);
-    this.#lineTimer = undefined;
+    this.#lineClock.close();
   }
 
   /** Lazy idle check: data only stamps a time; the timer re-arms for the remainder. */
