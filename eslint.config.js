@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS TypeScript (the launcher, src/cli/pinetd.cts): `import x = require()` is its import.
+    files: ['**/*.cts'],
+    rules: { '@typescript-eslint/no-require-imports': ['error', { allowAsImport: true }] },
+  },
+  {
     // CommonJS preloads for child-process tests (node -r).
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },

@@ -94,9 +94,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pinetd-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # ---- compile once (what `npm run build` does, into a fresh dir: no stale files from old builds)
-say "compiling TypeScript (tsc -p tsconfig.json)"
+say "compiling TypeScript (tsc -p tsconfig.json) and bundling (deploy/bundle.mjs)"
 (cd "$repo" && node_modules/.bin/tsc -p tsconfig.json --outDir "$work/dist") || die "tsc failed"
-[ -f "$work/dist/cli/main.js" ] || die "tsc produced no dist/cli/main.js"
+node "$repo/deploy/bundle.mjs" "$work/dist" || die "bundling failed"
+[ -f "$work/dist/cli/pinetd.cjs" ] && [ -f "$work/dist/bundle/main.cjs" ] || die "the build produced no dist/cli/pinetd.cjs or dist/bundle/main.cjs"
 
 build_arch() {
   local arch=$1 t gyp_arch name stage headers headers_pkg abi t0 nodes=() addon f desc floor cxx

@@ -106,7 +106,7 @@ fi
 
 # ---------------------------------------------------------------- install
 src=$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-{ [ -f "$src/BUILDINFO" ] && [ -f "$src/dist/cli/main.js" ]; } || die "$src is not an unpacked pinetd tarball (no BUILDINFO or dist/); unpack the tarball and run the install.sh inside it"
+{ [ -f "$src/BUILDINFO" ] && [ -f "$src/dist/cli/pinetd.cjs" ]; } || die "$src is not an unpacked pinetd tarball (no BUILDINFO or dist/); unpack the tarball and run the install.sh inside it"
 info() { sed -n "s/^$1=//p" "$src/BUILDINFO"; }
 version=$(info PINETD_VERSION) arch=$(info PINETD_ARCH) major=$(info NODE_MAJOR)
 abi=$(info NODE_MODULE_VERSION) floor=$(info GLIBC_FLOOR) build=$(info BUILD_ID)

@@ -57,4 +57,4 @@ function fail(err: unknown): never {
   process.exit(code);
 }
 
-await main(process.argv.slice(2));
+void main(process.argv.slice(2));

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { readSecretFile } from '../config/secret-file.js';
 import { EX_CONFIG } from '../errors.js';
 import { Fleet } from './table.js';
+import { importModule } from '../util/import-module.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
 const QUIET_MS = 300;
@@ -57,7 +58,7 @@ export async function runFleet(argv: string[], io: FleetIo = { stdout: process.s
     io.stderr.write(`pinetd fleet: ${(err as Error).message}\n`);
     return EX_CONFIG;
   }
-  const { connect } = await import('mqtt');
+  const { connect } = (await importModule('mqtt')) as typeof import('mqtt');
   const fleet = new Fleet(args.root);
   const client = connect(args.url, {
     clientId: `pinetd_fleet_${process.pid}_${Date.now().toString(36)}`,

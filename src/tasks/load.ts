@@ -7,8 +7,21 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PinetdError } from '../errors.js';
 import type { TaskFn } from './types.js';
+import { importModule } from '../util/import-module.js';
 
 export const BUILTIN_TASKS = ['board', 'gpio-inputs', 'ds18b20'] as const;
+
+// Spelled out, not built from the name: a bundler can only follow literal imports, and only
+// the task that is configured is loaded.
+const BUILTIN: Record<(typeof BUILTIN_TASKS)[number], () => Promise<{ default: TaskFn }>> = {
+  board: () => import('./board.js'),
+  'gpio-inputs': () => import('./gpio-inputs.js'),
+  ds18b20: () => import('./ds18b20.js'),
+};
+
+function isBuiltin(spec: string): spec is (typeof BUILTIN_TASKS)[number] {
+  return (BUILTIN_TASKS as readonly string[]).includes(spec);
+}
 
 export interface LoadedTask {
   readonly name: string;
@@ -20,8 +33,8 @@ export interface LoadedTask {
 }
 
 export async function loadTask(spec: string, cwd = process.cwd()): Promise<LoadedTask> {
-  if ((BUILTIN_TASKS as readonly string[]).includes(spec)) {
-    const mod = (await import(`./${spec}.js`)) as { default: TaskFn };
+  if (isBuiltin(spec)) {
+    const mod = await BUILTIN[spec]();
     return { name: spec, fn: mod.default };
   }
   const looksLikePath = spec.includes('/') || spec.includes('\\') || /\.[cm]?js$/.test(spec);
@@ -32,7 +45,7 @@ export async function loadTask(spec: string, cwd = process.cwd()): Promise<Loade
   if (!existsSync(path)) throw new PinetdError('PINETD_E_TASK_LOAD', `invalid value for --task: '${spec}': no such file ${path}`);
   let mod: { default?: unknown; pins?: unknown; entities?: unknown };
   try {
-    mod = (await import(pathToFileURL(path).href)) as typeof mod;
+    mod = (await importModule(pathToFileURL(path).href)) as typeof mod;
   } catch (err) {
     throw new PinetdError('PINETD_E_TASK_LOAD', `invalid value for --task: '${spec}': the module failed to load: ${(err as Error).message}`, { cause: err });
   }

@@ -55,7 +55,7 @@ export async function armFigures({ runs, log }) {
     const root = join(work, basename(tarball, '.tar.gz'));
     const armNode = join((await execFileP(join(ROOT, 'deploy/node-dist.sh'), ['arm64', '20'], { env: env() })).stdout.trim(), 'bin/node');
     log(`  built ${basename(tarball)} in ${Date.now() - t0} ms`);
-    const main = join(root, 'dist/cli/main.js');
+    const main = join(root, 'dist/cli/pinetd.cjs');
     const variants = {
       bare: [join(HERE, 'bare-server.mjs')],
       pinetd: [main, '--port', '0'],

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const HERE = fileURLToPath(new URL('./', import.meta.url));
-export const PINETD = join(ROOT, 'dist/cli/main.js');
+export const PINETD = join(ROOT, 'dist/cli/pinetd.cjs');
 export const SERVER_CPU = '0';
 export const LOADGEN_CPU = '1';
 const TICK_HZ = 100; // USER_HZ: /proc/PID/stat counts CPU time in 1/100 s

@@ -17,7 +17,7 @@ const VALUE = 'v'.repeat(4000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
-const args = [`${ROOT}dist/cli/main.js`, '--port', '0', '--pause-every', '0', '--gpio', 'mock', '--max-clients', '1000', '--max-line', '8192'];
+const args = [`${ROOT}dist/cli/pinetd.cjs`, '--port', '0', '--pause-every', '0', '--gpio', 'mock', '--max-clients', '1000', '--max-line', '8192'];
 // Older builds have no --max-clients-per-ip; all connections come from 127.0.0.1 here.
 if (process.env.STALLED_NO_PER_IP !== '1') args.push('--max-clients-per-ip', '0');
 const child = spawn(process.execPath, ['--expose-gc', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH } });

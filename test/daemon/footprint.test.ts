@@ -17,10 +17,10 @@ function exportWritable(): boolean {
 }
 
 /** Starts the daemon, waits for `listening`, sends SIGTERM and returns the packages it had loaded. */
-function loadedBy(args: string[]): Promise<string[]> {
+function loadedBy(args: string[], env: Record<string, string> = {}): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', `${FIXTURES}preload/loaded-modules.cjs`, MAIN, '--port', '0', '--pause-every', '0', ...args], {
-      env: { PATH: process.env.PATH ?? '' },
+      env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -42,8 +42,14 @@ function loadedBy(args: string[]): Promise<string[]> {
 describe('start-up footprint', () => {
   it('with the mock backend and no NOTIFY_SOCKET, neither onoff (nor its native addon) nor systemd-notify is loaded', async () => {
     const loaded = await loadedBy(['--gpio', 'mock']);
-    expect(loaded).toContain('pino');
-    for (const name of ['onoff', 'epoll', 'systemd-notify', 'pino-pretty']) expect(loaded, name).not.toContain(name);
+    for (const name of ['onoff', 'epoll', 'systemd-notify', 'pino-pretty', 'mqtt']) expect(loaded, name).not.toContain(name);
+  });
+
+  it('under systemd (NOTIFY_SOCKET set) systemd-notify is loaded: the list above can see a package', async () => {
+    // pino and our code are in the bundle; the packages outside it are what the list can show.
+    const loaded = await loadedBy(['--gpio', 'mock'], { NOTIFY_SOCKET: '/run/pinetd-test-no-such-socket' });
+    expect(loaded).toContain('systemd-notify');
+    expect(loaded).not.toContain('onoff');
   });
 
   it.skipIf(exportWritable())('--gpio auto where sysfs GPIO is absent falls back to the mock without loading onoff', async () => {

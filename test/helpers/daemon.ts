@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'vitest';
 import { LineClient } from './client.js';
 
-export const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const MAIN = fileURLToPath(new URL('../../dist/cli/pinetd.cjs', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 export interface LogLine {
@@ -32,7 +32,7 @@ export class DaemonProcess {
   #waiters: Array<() => void> = [];
   #t0 = performance.now();
 
-  /** Runs `node dist/cli/main.js ARGS`, or exactly `launch` when given (e.g. ARM node under qemu). */
+  /** Runs `node dist/cli/pinetd.cjs ARGS`, or exactly `launch` when given (e.g. ARM node under qemu). */
   constructor(args: string[], env: Record<string, string> = {}, launch?: { cmd: string; args: string[]; env: NodeJS.ProcessEnv }) {
     this.proc = spawn(launch?.cmd ?? process.execPath, launch?.args ?? [MAIN, ...args], {
       env: launch?.env ?? { PATH: process.env.PATH ?? '', ...env },

@@ -82,7 +82,7 @@ describe.skipIf(!ENABLED)(title, () => {
       it('builds pinetd-<version>-linux-<arch>.tar.gz with an ARM epoll.node and its glibc floor', () => {
         const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
         expect(basename(tarball)).toBe(`pinetd-${version}-linux-${arch}.tar.gz`);
-        for (const f of ['dist/cli/main.js', 'package.json', 'install.sh', 'systemd/pinetd.service', 'systemd/config.example.json', 'avahi/pinetd.service', 'node_modules/epoll/build/Release/epoll.node']) {
+        for (const f of ['dist/cli/pinetd.cjs', 'package.json', 'install.sh', 'systemd/pinetd.service', 'systemd/config.example.json', 'avahi/pinetd.service', 'node_modules/epoll/build/Release/epoll.node']) {
           expect(existsSync(join(root, f)), f).toBe(true);
         }
         const info = readFileSync(join(root, 'BUILDINFO'), 'utf8');
@@ -108,7 +108,7 @@ describe.skipIf(!ENABLED)(title, () => {
       it('runs the daemon from the tarball: PING, STATUS, a pause cycle, READ, SIGTERM -> SHUTDOWN and exit 0', async () => {
         const t0 = Date.now();
         const run = emulated(arch, armNode, [
-          join(root, 'dist/cli/main.js'),
+          join(root, 'dist/cli/pinetd.cjs'),
           ...['--host', '127.0.0.1', '--port', '0', '--gpio', 'mock', '--pause-every', '1s', '--task', 'board', '--log-level', 'info', '--shutdown-grace', '2s'],
         ]);
         const daemon = new DaemonProcess([], {}, run);

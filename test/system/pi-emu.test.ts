@@ -102,7 +102,7 @@ describe.skipIf(!ENABLED)(title, () => {
     const tag = `D${++runs}`;
     const from = g.lines.length;
     const t0 = performance.now();
-    await g.sh(`{ ( PINETD_TEST_TASK_MS=${TASK_MS} node /opt/pinetd/dist/cli/main.js ${args} </dev/null & echo "@@PID ${tag} $!"; wait $!; echo "@@EXIT ${tag} $?" ) & }`);
+    await g.sh(`{ ( PINETD_TEST_TASK_MS=${TASK_MS} node /opt/pinetd/dist/cli/pinetd.cjs ${args} </dev/null & echo "@@PID ${tag} $!"; wait $!; echo "@@EXIT ${tag} $?" ) & }`);
     const pidLine = await g.waitLine((l) => l.startsWith(`@@PID ${tag} `), 10_000, 'daemon pid', from);
     const line = await g.waitLine((l) => logLine(l)?.msg === 'listening' || l.startsWith(`@@EXIT ${tag} `), 120_000, 'daemon listening', from);
     const listening = logLine(line);
@@ -264,7 +264,7 @@ describe.skipIf(!ENABLED)(title, () => {
 
   it(`--gpio onoff with BCM ${MISSING_PIN}, which the chip lacks, exits 78 with one line naming the pin`, async () => {
     const g = guest();
-    const run = await g.sh(`node /opt/pinetd/dist/cli/main.js --gpio onoff --config /test/bad-pin.json 2>&1`);
+    const run = await g.sh(`node /opt/pinetd/dist/cli/pinetd.cjs --gpio onoff --config /test/bad-pin.json 2>&1`);
     expect(run.status).toBe(78);
     expect(run.output).toHaveLength(1);
     expect(run.output[0]).toMatch(new RegExp(`^pinetd: .*BCM pin ${MISSING_PIN} does not exist on GPIO chip pinctrl-bcm2835 \\(it has BCM 0-53\\)`));

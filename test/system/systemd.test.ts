@@ -133,7 +133,7 @@ describe.skipIf(!ENABLED)(title, () => {
 
   beforeAll(async () => {
     const missing = missingPrerequisites();
-    if (!existsSync(join(CHECKOUT, 'dist/cli/main.js'))) missing.push(`${CHECKOUT}/dist/cli/main.js missing: run \`npm run build\` first`);
+    if (!existsSync(join(CHECKOUT, 'dist/cli/pinetd.cjs'))) missing.push(`${CHECKOUT}/dist/cli/pinetd.cjs missing: run \`npm run build\` first`);
     const node = realpathSync(process.execPath);
     if (node !== '/usr/bin/node') missing.push(`the unit runs /usr/bin/node, but this node is ${node}; install Node 20+ as /usr/bin/node`);
     if (missing.length > 0) throw new Error(`PINETD_SYSTEM_TESTS is set but prerequisites are missing:\n- ${missing.join('\n- ')}`);

@@ -21,6 +21,7 @@ import { configMessage, EntitySet, initialEntities, moduleEntities, type Entity 
 import { ReadingQueue } from './queue.js';
 import { resolveMqttSettings, type MqttSettings } from './settings.js';
 import { buildTopics } from './topics.js';
+import { importModule } from '../../util/import-module.js';
 
 export interface MqttOutletDeps {
   readonly settings: MqttSettings;
@@ -47,7 +48,7 @@ export function prepareMqttOutlet(config: Readonly<Config>, taskName: string, ta
   const settings = resolveMqttSettings(config);
   if (!settings) return undefined;
   const entities = initialEntities(taskName, taskName === 'gpio-inputs' ? parsePinMap('inputs', config.inputs) : [], moduleEntities(taskEntities));
-  const loadConnect = async (): Promise<ConnectFn> => (await import('mqtt')).connect;
+  const loadConnect = async (): Promise<ConnectFn> => ((await importModule('mqtt')) as typeof import('mqtt')).connect;
   return ({ hub, log, timers }) => createMqttOutlet({ settings, loadConnect, hub, log, timers, entities });
 }
 
