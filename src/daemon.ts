@@ -79,7 +79,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   });
 
   // Outlets, in start order; they close in reverse.
-  const tcp = createTcpOutlet({ config, hub, store, access, log, timers });
+  const tcp = createTcpOutlet({ config, hub, store, access, log, timers, onRead: (now) => cycle.checkDue(now) });
   const outlets: Outlet[] = [tcp, createLedOutlet(hub, hardware.leds), createSystemdOutlet(hub, notifier), ...(mqtt ? [mqtt({ hub, log, timers })] : [])];
   if (config.http) outlets.push((await import('./outlets/http/outlet.js')).createHttpOutlet({ config, http: config.http, hub, log, timers }));
 

@@ -29,8 +29,11 @@ export function createPauseSequence({ hub, runner, log, timers = realTimers }: P
       ok = result.ok;
       hub.recordTask(result);
     } finally {
+      const releasing = timers.now();
       hub.pauseEnded();
-      log.info({ durationMs: Math.round(timers.now() - started), ok }, 'resumed');
+      const now = timers.now();
+      // releaseMs: every held client let go (reading and answering again), the benchmark's resume time.
+      log.info({ durationMs: Math.round(now - started), releaseMs: Math.round((now - releasing) * 1000) / 1000, ok }, 'resumed');
     }
     hub.publish();
   };

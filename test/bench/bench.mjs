@@ -82,6 +82,7 @@ p(`${'figure'.padEnd(44)} ${'bare'.padStart(9)} ${'pinetd'.padStart(9)} ${'ratio
 const row = (name, b, q) => p(`${name.padEnd(44)} ${f(b).padStart(9)} ${f(q).padStart(9)} ${(b === undefined ? '' : r2(q, b)).padStart(6)}`);
 row('start->listening ms (default config)', start.bare, start['pinetd default']);
 row('start->listening ms (--gpio mock)', start.bare, start['pinetd --gpio mock']);
+row('start->listening ms (no code cache: 1st start)', start.bare, start['pinetd no code cache']);
 row('idle RSS MB', mem.bare.idleRssMb, mem.pinetd.idleRssMb);
 row('idle threads', mem.bare.threads, mem.pinetd.threads);
 row('RSS with 1000 idle connections MB', mem.bare.heldRssMb, mem.pinetd.heldRssMb);
@@ -93,6 +94,7 @@ row('storm: loadgen CPU ms', mem.bare.stormCpuMs, mem.pinetd.stormCpuMs);
 row(`pause-start jitter p50 ms (${jit.pauses} pauses)`, undefined, jit.p50);
 row('pause-start jitter p99 ms', undefined, jit.p99);
 row('pause-start jitter max ms', undefined, jit.max);
+row('resume 1000 held: release (all reading again) ms', undefined, res.releaseMs);
 row('resume 1000 held: resumed line -> last answer ms', undefined, res.fromResumedMs);
 row('resume 1000 held: first -> last answer ms', undefined, res.spreadMs);
 if (arm) {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PauseCycle } from '../../src/cycle/pause-cycle.js';
+import { PauseCycle, type PauseSlot } from '../../src/cycle/pause-cycle.js';
+import type { TimerHandle, Timers } from '../../src/util/timers.js';
 import { fakeTimers, recordingLogger } from '../helpers/fake.js';
 
 beforeEach(() => {
@@ -117,5 +118,76 @@ describe('PauseCycle', () => {
     expect(starts).toEqual([1000]);
     expect(vi.getTimerCount()).toBe(0);
     await cycle.stop(); // idempotent
+  });
+});
+
+describe('PauseCycle.checkDue (a read under load starts a due pause before its timer)', () => {
+  /** Timers whose clock the test sets and whose timeouts fire only when the test says: a busy loop. */
+  function stalledLoop() {
+    let now = 0;
+    const pending = new Map<TimerHandle, { fn: () => void; at: number }>();
+    const timers: Timers = {
+      now: () => now,
+      setTimeout: (fn, ms) => {
+        // A real (fake-clock) handle as the key, cancelled at once: only the test fires these.
+        const handle = setTimeout(() => {}, 0);
+        clearTimeout(handle);
+        pending.set(handle, { fn, at: now + ms });
+        return handle;
+      },
+      clearTimeout: (h) => void (h !== undefined && pending.delete(h)),
+    };
+    return { timers, set: (t: number) => void (now = t), pending };
+  }
+
+  it('starts the pause at the first read after its due time, with that lateness, and only once', async () => {
+    const loop = stalledLoop();
+    const slots: PauseSlot[] = [];
+    let finish = (): void => {};
+    const cycle = new PauseCycle({
+      periodMs: 1000,
+      log: recordingLogger().log,
+      timers: loop.timers,
+      busy: () => false,
+      pause: (slot) => {
+        slots.push(slot);
+        return new Promise<void>((r) => (finish = r));
+      },
+    });
+    cycle.start();
+    expect([...loop.pending.values()].map((p) => p.at)).toEqual([1000]);
+    loop.set(999.5);
+    cycle.checkDue(999.5);
+    expect(slots).toEqual([]);
+    loop.set(1000.25);
+    cycle.checkDue(1000.25);
+    expect(slots).toEqual([{ scheduledAt: 1000, lateMs: 0.25 }]);
+    // Its timer is gone, and reads during the pause start nothing.
+    expect(loop.pending.size).toBe(0);
+    cycle.checkDue(1500);
+    expect(slots).toHaveLength(1);
+    loop.set(1200);
+    finish();
+    await Promise.resolve();
+    await Promise.resolve();
+    // The next slot is armed as usual, and its timer alone starts it when nothing is read.
+    expect([...loop.pending.values()].map((p) => p.at)).toEqual([2000]);
+    loop.set(2000);
+    [...loop.pending.values()][0]!.fn();
+    expect(slots.map((s) => s.scheduledAt)).toEqual([1000, 2000]);
+    expect(slots[1]!.lateMs).toBe(0);
+    finish();
+    await cycle.stop();
+  });
+
+  it('after stop() a read starts nothing', async () => {
+    const loop = stalledLoop();
+    let pauses = 0;
+    const cycle = new PauseCycle({ periodMs: 100, log: recordingLogger().log, timers: loop.timers, busy: () => false, pause: async () => void pauses++ });
+    cycle.start();
+    await cycle.stop();
+    cycle.checkDue(10_000);
+    expect(pauses).toBe(0);
+    expect(loop.pending.size).toBe(0);
   });
 });

@@ -26,16 +26,17 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ProtocolError, errLine } from '../../errors.js';
-import { echoBytes, handleLine, PONG, newSession, type CommandHost, type Session } from '../../protocol/commands.js';
-import { INVALID_UTF8, LineParser, TOO_LONG } from '../../protocol/line-parser.js';
+import { newSession, type CommandHost, type Session } from '../../protocol/commands.js';
+import { LineParser } from '../../protocol/line-parser.js';
 import type { Protocol } from '../../config/options.js';
-import type { TimerHandle, Timers } from '../../util/timers.js';
+import type { Timers } from '../../util/timers.js';
+import { answerBatch } from './batch.js';
+import { IdleClock } from './idle-clock.js';
 import { LineClock } from './line-clock.js';
 import { retire, type RetireMode } from './retire.js';
 
 /** The smallest answer batch worth a write (the socket's own high-water mark). */
 const MIN_BATCH = 16 * 1024;
-const NEWLINE = Buffer.from('\n');
 
 export type ConnState = 'active' | 'held' | 'closing' | 'closed';
 
@@ -56,6 +57,8 @@ export interface ConnectionDeps {
   readonly timers: Timers;
   /** Requests answered, once per batch (STATUS counters, the activity LED). */
   onRequests(count: number): void;
+  /** A chunk was read and answered at `now`: a pause that is due may start (PauseCycle.checkDue). */
+  onRead(now: number): void;
   /** The server ended or lost this connection: it stops counting toward --max-clients. */
   onEnded(conn: Connection): void;
 }
@@ -69,9 +72,7 @@ export class Connection {
   #state: ConnState;
   #awaitingDrain = false;
   #peerEnded = false;
-  #lastActivity: number;
-  #heldAt = 0;
-  #idleTimer: TimerHandle | undefined;
+  readonly #idleClock: IdleClock;
   readonly #lineClock: LineClock;
 
   constructor(socket: Socket, deps: ConnectionDeps, held: boolean) {
@@ -81,7 +82,7 @@ export class Connection {
     this.session = newSession(deps.commands.access, socket.remoteAddress, this.remote);
     this.#parser = new LineParser(deps.maxLine);
     this.#lineClock = new LineClock(deps.lineTimeoutMs, deps.timers, this.#onLineTimeout);
-    this.#lastActivity = deps.timers.now();
+    this.#idleClock = new IdleClock(deps.idleTimeoutMs, deps.timers, this.#onIdle, () => this.session.subscribed);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     socket.on('data', this.#onData);
@@ -94,7 +95,7 @@ export class Connection {
     if (held) this.hold();
     else {
       socket.resume();
-      this.#armIdle(deps.idleTimeoutMs);
+      this.#idleClock.start();
     }
   }
 
@@ -107,18 +108,14 @@ export class Connection {
     if (this.#state !== 'active') return;
     this.#state = 'held';
     this.socket.pause();
-    this.#heldAt = this.#deps.timers.now();
-    this.#clearIdle();
+    this.#idleClock.stop();
     this.#syncLineClock();
   }
 
   release(): void {
     if (this.#state !== 'held') return;
     this.#state = 'active';
-    const now = this.#deps.timers.now();
-    // Time spent held does not count toward the idle timeout.
-    this.#lastActivity += now - this.#heldAt;
-    this.#armIdle(Math.max(0, this.#deps.idleTimeoutMs - (now - this.#lastActivity)));
+    this.#idleClock.start();
     this.#syncLineClock();
     // Still waiting for 'drain'? Then the drain handler continues the queue, not us.
     if (!this.#awaitingDrain) this.#work();
@@ -171,14 +168,16 @@ export class Connection {
   }
 
   #onData = (chunk: Buffer): void => {
-    this.#lastActivity = this.#deps.timers.now();
+    const now = this.#deps.timers.now();
+    this.#idleClock.touch(now);
     if (this.#deps.protocol === 'echo') {
       if (!this.socket.write(chunk) || this.socket.writableLength >= this.#deps.maxHeldBytes) this.#waitForDrain();
       this.#deps.onRequests(1);
-      return;
+    } else {
+      this.#parser.push(chunk);
+      this.#work();
     }
-    this.#parser.push(chunk);
-    this.#work();
+    this.#deps.onRead(now);
   };
 
   #waitForDrain(): void {
@@ -200,44 +199,14 @@ export class Connection {
     let answered = 0;
     let fatal: string | undefined;
     for (;;) {
-      // Answers are text, except an ECHO's, which is the request's own bytes: text is
-      // gathered in `out` and moved into `parts` only when bytes come between.
-      let out = '';
-      let parts: Buffer[] | undefined;
-      let size = 0;
-      let n = 0;
       // At least a socket's high-water mark per batch, so a full read of small requests is
       // not answered one write per line.
       const room = Math.max(MIN_BATCH, cap - this.socket.writableLength - parser.held);
-      let line = parser.nextBytes();
-      while (line !== undefined) {
-        if (line === TOO_LONG) {
-          fatal = errLine(ProtocolError.LINE_TOO_LONG);
-          break;
-        }
-        const echo = line === INVALID_UTF8 ? undefined : echoBytes(line, this.session);
-        if (echo === PONG) {
-          out += 'PONG\n';
-          size += 5;
-        } else if (echo !== undefined) {
-          parts ??= [];
-          if (out !== '') parts.push(Buffer.from(out));
-          parts.push(echo, NEWLINE);
-          out = '';
-          size += echo.length + 1;
-        } else {
-          const answer = line === INVALID_UTF8 ? errLine(ProtocolError.INVALID_UTF8) : handleLine(line.toString('utf8'), this.#deps.commands, this.session);
-          out += `${answer}\n`;
-          size += answer.length + 1;
-        }
-        n += 1;
-        if (this.session.quit || size >= room) break;
-        line = parser.nextBytes();
-      }
-      if (parts !== undefined && out !== '') parts.push(Buffer.from(out));
-      answered += n;
-      if (n === 0 && fatal === undefined) break;
-      const flushed = parts !== undefined ? this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts)) : out === '' || this.socket.write(out);
+      const batch = answerBatch(parser, this.session, this.#deps.commands, room);
+      answered += batch.answered;
+      fatal = batch.fatal;
+      if (batch.answered === 0 && fatal === undefined) break;
+      const flushed = batch.data === undefined || this.socket.write(batch.data);
       if (fatal !== undefined || this.session.quit) break;
       // write() returning false only means a 'drain' will come; our cap is what counts.
       if (!flushed && this.socket.writableLength + parser.held >= cap) {
@@ -247,7 +216,7 @@ export class Connection {
         this.#waitForDrain(); // 'drain' resumes this loop
         return;
       }
-      if (line === undefined) break;
+      if (batch.dry) break;
     }
     if (answered > 0) {
       this.#deps.onRequests(answered);
@@ -261,7 +230,7 @@ export class Connection {
     } else if (this.#peerEnded) {
       this.end();
     } else {
-      this.#lineClock.track(this.#parser.buffered, this.#lastActivity);
+      this.#lineClock.track(this.#parser.buffered, this.#idleClock.lastActivity);
     }
   }
 
@@ -309,36 +278,14 @@ export class Connection {
     this.#closed();
   };
 
-  #armIdle(delay: number): void {
-    if (this.#deps.idleTimeoutMs === 0 || this.#state !== 'active') return;
-    this.#clearIdle();
-    this.#idleTimer = this.#deps.timers.setTimeout(this.#onIdleTimer, delay);
-    this.#idleTimer.unref();
-  }
-
-  #clearIdle(): void {
-    this.#deps.timers.clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
-  }
-
   #clearTimers(): void {
-    this.#clearIdle();
+    this.#idleClock.close();
     this.#lineClock.close();
   }
 
-  /** Lazy idle check: data only stamps a time; the timer re-arms for the remainder. */
-  #onIdleTimer = (): void => {
-    this.#idleTimer = undefined;
+  #onIdle = (silentMs: number): void => {
     if (this.#state !== 'active') return;
-    const now = this.#deps.timers.now();
-    // A subscriber is silent by design: it waits for pushes (TCP keepalive catches dead peers).
-    if (this.session.subscribed) this.#lastActivity = now;
-    const silent = now - this.#lastActivity;
-    if (silent < this.#deps.idleTimeoutMs) {
-      this.#armIdle(this.#deps.idleTimeoutMs - silent);
-      return;
-    }
-    this.#deps.log.info({ remote: this.remote, idleMs: silent }, 'idle timeout, closing');
+    this.#deps.log.info({ remote: this.remote, idleMs: silentMs }, 'idle timeout, closing');
     this.end(errLine(ProtocolError.IDLE_TIMEOUT));
   };
 }

@@ -29,9 +29,11 @@ export interface TcpOutletDeps {
   readonly access: AccessPolicy;
   readonly log: Logger;
   readonly timers: Timers;
+  /** Each read, with its time: lets a due pause start at once under load (PauseCycle.checkDue). */
+  readonly onRead?: (now: number) => void;
 }
 
-export function createTcpOutlet({ config, hub, store, access, log, timers }: TcpOutletDeps): TcpOutlet {
+export function createTcpOutlet({ config, hub, store, access, log, timers, onRead }: TcpOutletDeps): TcpOutlet {
   if (access.protectWrites) {
     log.warn({ host: config.host }, 'protected mode: listening beyond loopback with neither --allow nor --auth-token-file, so SET and DEL from other hosts are refused (reads stay open); set --allow or --auth-token-file, or --protected-mode off');
   }
@@ -59,6 +61,7 @@ export function createTcpOutlet({ config, hub, store, access, log, timers }: Tcp
     timers,
     onRequests: (n) => hub.countRequests(n),
     onClientCount: (n) => hub.setClients(n),
+    ...(onRead ? { onRead } : {}),
   });
   hub.on('pause', (paused) => (paused ? server.pause() : server.resume()));
   hub.on('state', (state) => state === 'draining' && server.drain());

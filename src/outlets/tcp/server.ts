@@ -40,11 +40,14 @@ export interface ServerOptions {
   readonly timers?: Timers;
   /** Requests received (for STATUS counters and the activity LED). */
   onRequests?(count: number): void;
+  /** A connection read (and answered) a chunk at `now` (timers.now()). */
+  onRead?(now: number): void;
   /** The number of admitted, not yet ended connections changed. */
   onClientCount?(count: number): void;
 }
 
 export const SHUTDOWN_NOTICE = 'SHUTDOWN';
+const noop = (): void => {};
 /**
  * Node's default is 511: a burst of 1000 connects overflows it and the kernel retries the
  * dropped SYNs only after 1 s. 1024 takes a 1000-connection storm at once.
@@ -169,6 +172,7 @@ export class PinetdServer {
         log,
         timers: this.#timers,
         onRequests: (n) => this.#opts.onRequests?.(n),
+        onRead: this.#opts.onRead ?? noop,
         onEnded: (c) => {
           if (this.#live.delete(c)) this.#opts.onClientCount?.(this.#live.size);
         },

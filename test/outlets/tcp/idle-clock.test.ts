@@ -1,0 +1,79 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { IdleClock } from '../../../src/outlets/tcp/idle-clock.js';
+import { fakeTimers } from '../../helpers/fake.js';
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 0 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function clock(timeoutMs = 1000, exempt = () => false) {
+  const idle: number[] = [];
+  const c = new IdleClock(timeoutMs, fakeTimers, (ms) => idle.push(ms), exempt);
+  return { c, idle };
+}
+
+describe('IdleClock (the idle timeout)', () => {
+  it('fires the timeout after the last read, however many reads came before', () => {
+    const { c, idle } = clock();
+    c.start();
+    for (let t = 100; t <= 900; t += 100) {
+      vi.advanceTimersByTime(100);
+      c.touch(t);
+    }
+    expect(vi.getTimerCount()).toBe(1); // a read only stamps a time
+    vi.advanceTimersByTime(999);
+    expect(idle).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(idle).toEqual([1000]);
+  });
+
+  it('does not count time held by a pause', () => {
+    const { c, idle } = clock();
+    c.start();
+    vi.advanceTimersByTime(600);
+    c.stop();
+    vi.advanceTimersByTime(5000);
+    expect(idle).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+    c.start();
+    vi.advanceTimersByTime(399);
+    expect(idle).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(idle).toEqual([1000]);
+  });
+
+  it('starts stopped: a connection accepted during a pause gets its full time after it', () => {
+    const { c, idle } = clock();
+    vi.advanceTimersByTime(3000);
+    c.start();
+    vi.advanceTimersByTime(999);
+    expect(idle).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(idle).toEqual([1000]);
+  });
+
+  it('never fires for an exempt connection (a subscriber) while it stays exempt', () => {
+    let subscribed = true;
+    const { c, idle } = clock(1000, () => subscribed);
+    c.start();
+    vi.advanceTimersByTime(10_000);
+    expect(idle).toEqual([]);
+    subscribed = false;
+    vi.advanceTimersByTime(2000);
+    expect(idle).toHaveLength(1);
+  });
+
+  it('0 disables it; close() cancels it', () => {
+    const off = clock(0);
+    off.c.start();
+    expect(vi.getTimerCount()).toBe(0);
+    const { c, idle } = clock();
+    c.start();
+    c.close();
+    vi.advanceTimersByTime(5000);
+    expect(idle).toEqual([]);
+  });
+});
