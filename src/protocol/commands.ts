@@ -5,6 +5,7 @@
  */
 import { ProtocolError, errLine } from '../errors.js';
 import { sessionAccess, tokenMatches, type AccessPolicy } from './access.js';
+import { TEXT_MAX } from './line-parser.js';
 import { isValidKey, KvStore } from './store.js';
 
 /** What the daemon exposes to the protocol (the hub's payloads, built there once). */
@@ -109,13 +110,10 @@ function auth(token: string, host: CommandHost, session: Session): string {
  * handleLine. The line's bytes are valid UTF-8 (the parser checked them). Short lines take
  * the string path: for them a Buffer view and a concat cost more than decoding (measured).
  */
-export const ECHO_BYTES_MIN = 256;
+// The parser hands out lines of this many bytes or more as bytes (line-parser.ts TEXT_MAX).
+export const ECHO_BYTES_MIN = TEXT_MAX;
 
-/** echoBytes' answer to a canonical `PING` line: `PONG`, without decoding the line. */
-export const PONG: unique symbol = Symbol('PONG');
-
-export function echoBytes(line: Buffer, session: Session): Buffer | typeof PONG | undefined {
-  if (line.length === 4 && line[0] === 0x50 && line[1] === 0x49 && line[2] === 0x4e && line[3] === 0x47) return PONG;
+export function echoBytes(line: Buffer, session: Session): Buffer | undefined {
   // 'E' 'C' 'H' 'O' ' ', the canonical spelling only; anything else takes the general path.
   if (line.length < ECHO_BYTES_MIN || line[0] !== 0x45 || line[1] !== 0x43 || line[2] !== 0x48 || line[3] !== 0x4f || line[4] !== 0x20) return undefined;
   return session.authenticated ? line.subarray(5) : undefined;

@@ -17,6 +17,11 @@ export function isValidKey(text: string): boolean {
   return text !== '' && !NOT_IN_KEY.test(text) && Buffer.byteLength(text) <= MAX_KEY_BYTES;
 }
 
+/** A flat copy of `text`, sharing nothing with the string it came from. */
+function own(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
 export class KvStore {
   readonly #map = new Map<string, string>();
   readonly #maxKeys: number;
@@ -63,7 +68,9 @@ export class KvStore {
     if (old === undefined && this.#map.size >= this.#maxKeys) return false;
     const delta = Buffer.byteLength(value) - (old === undefined ? -Buffer.byteLength(key) : Buffer.byteLength(old));
     if (this.#bytes + delta > this.#maxBytes) return false;
-    this.#map.set(key, value);
+    // Own copies: a request's strings may be slices of the text of a whole read (line-parser.ts),
+    // and a kept slice would keep that text alive with it.
+    this.#map.set(old === undefined ? own(key) : key, own(value));
     this.#bytes += delta;
     this.#changed();
     return true;

@@ -100,6 +100,7 @@ row('resume 1000 held: first -> last answer ms', undefined, res.spreadMs);
 if (arm) {
   row('arm64/qemu start->listening ms (default)', arm.bare.startMs, arm.pinetd.startMs);
   row('arm64/qemu start->listening ms (--gpio mock)', arm.bare.startMs, arm.mock.startMs);
+  row('arm64/qemu start->listening ms (no code cache)', arm.bare.startMs, arm.nocache.startMs);
   row('arm64/qemu idle RSS MB (incl. qemu)', arm.bare.rssMb, arm.pinetd.rssMb);
 }
 p('');

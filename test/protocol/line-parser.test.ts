@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INVALID_UTF8, LineParser, TOO_LONG, type ParsedLine } from '../../src/protocol/line-parser.js';
+import { INVALID_UTF8, LineParser, TEXT_MAX, TOO_LONG, type ParsedLine } from '../../src/protocol/line-parser.js';
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
 /** How a test shows a line that is not valid UTF-8. */
@@ -198,5 +198,63 @@ describe('LineParser', () => {
 
   it('rejects a nonsensical cap', () => {
     expect(() => new LineParser(0)).toThrow(RangeError);
+  });
+});
+
+describe('nextLine: short lines as text, long ones as bytes', () => {
+  it('hands out a line under TEXT_MAX bytes as a string and one of TEXT_MAX or more as its bytes', () => {
+    const p = new LineParser(10_000);
+    const short = `ECHO ${'a'.repeat(TEXT_MAX - 6)}`; // TEXT_MAX - 1 bytes
+    const long = `ECHO ${'b'.repeat(TEXT_MAX - 5)}`; // TEXT_MAX bytes
+    const wide = `ECHO ${'é'.repeat(200)}`; // 405 bytes, 205 characters: bytes count, not characters
+    p.push(bytes(`${short}\r\n${long}\n${wide}\nPING\n`));
+    const a = p.nextLine();
+    const b = p.nextLine();
+    const c = p.nextLine();
+    expect(a).toBe(short);
+    expect(Buffer.isBuffer(b) && b.toString('latin1')).toBe(long);
+    expect(Buffer.isBuffer(c) && c.toString('utf8')).toBe(wide);
+    expect(p.nextLine()).toBe('PING');
+    expect(p.nextLine()).toBeUndefined();
+  });
+
+  it('cuts the same lines as a plain split, whatever the chunking and window edges (seeded fuzz, ASCII and not)', () => {
+    let seed = 42;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let round = 0; round < 40; round++) {
+      const lines: string[] = [];
+      const nonAscii = round % 4 === 3;
+      for (let i = 0; i < 400; i++) {
+        const len = rand(6) === 0 ? TEXT_MAX - 3 + rand(6) : rand(40);
+        let line = '';
+        for (let j = 0; j < len; j++) line += String.fromCharCode(0x21 + rand(90));
+        if (nonAscii && rand(10) === 0) line += 'ü€';
+        lines.push(line);
+      }
+      const wire = bytes(lines.map((l, i) => (i % 7 === 0 ? `${l}\r\n` : `${l}\n`)).join(''));
+      const p = new LineParser(1024);
+      const got: string[] = [];
+      for (let at = 0; at < wire.length; ) {
+        // Reads of all sizes, also bigger than the 4096-byte text window.
+        const size = 1 + rand(rand(2) === 0 ? 64 : 9000);
+        p.push(wire.subarray(at, at + size));
+        at += size;
+        for (let l = p.nextLine(); l !== undefined; l = p.nextLine()) {
+          expect(typeof l === 'symbol', String(l)).toBe(false);
+          got.push(typeof l === 'string' ? l : l.toString('utf8'));
+        }
+      }
+      expect(got).toEqual(lines);
+    }
+  });
+
+  it('a short line that is not valid UTF-8 is still reported, never decoded', () => {
+    const p = new LineParser(100);
+    p.push(Buffer.from([0x47, 0x45, 0x54, 0x20, 0xff, 0x0a, 0x50, 0x49, 0x4e, 0x47, 0x0a]));
+    expect(p.nextLine()).toBe(INVALID_UTF8);
+    expect(p.nextLine()).toBe('PING');
   });
 });

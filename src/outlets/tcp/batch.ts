@@ -4,11 +4,12 @@
  * No socket here: the connection writes what this returns as one write (one syscall for a
  * whole read of pipelined requests), so a pushed line can never land inside the batch.
  *
- * The hot path (measured): a canonical PING, and an ECHO of 256 bytes or more, are answered
- * on the line's bytes (commands.ts `echoBytes`); only other lines are decoded to a string.
+ * The hot path (measured): short lines come from the parser as strings cut from the chunk's
+ * text; an ECHO of 256 bytes or more is answered on the line's own bytes (commands.ts
+ * `echoBytes`), never decoded and encoded again.
  */
 import { ProtocolError, errLine } from '../../errors.js';
-import { echoBytes, handleLine, PONG, type CommandHost, type Session } from '../../protocol/commands.js';
+import { echoBytes, handleLine, type CommandHost, type Session } from '../../protocol/commands.js';
 import { INVALID_UTF8, TOO_LONG, type LineParser } from '../../protocol/line-parser.js';
 
 const NEWLINE = Buffer.from('\n');
@@ -32,30 +33,28 @@ export function answerBatch(parser: LineParser, session: Session, commands: Comm
   let size = 0;
   let n = 0;
   let fatal: string | undefined;
-  let line = parser.nextBytes();
+  let line = parser.nextLine();
   while (line !== undefined) {
     if (line === TOO_LONG) {
       fatal = errLine(ProtocolError.LINE_TOO_LONG);
       break;
     }
-    const echo = line === INVALID_UTF8 ? undefined : echoBytes(line, session);
-    if (echo === PONG) {
-      out += 'PONG\n';
-      size += 5;
-    } else if (echo !== undefined) {
+    // Short lines are text (PING, GET, SET...); a long ECHO is answered on its own bytes.
+    const echo = typeof line === 'object' ? echoBytes(line, session) : undefined;
+    if (echo !== undefined) {
       parts ??= [];
       if (out !== '') parts.push(Buffer.from(out));
       parts.push(echo, NEWLINE);
       out = '';
       size += echo.length + 1;
     } else {
-      const answer = line === INVALID_UTF8 ? errLine(ProtocolError.INVALID_UTF8) : handleLine(line.toString('utf8'), commands, session);
+      const answer = line === INVALID_UTF8 ? errLine(ProtocolError.INVALID_UTF8) : handleLine(typeof line === 'string' ? line : line.toString('utf8'), commands, session);
       out += `${answer}\n`;
       size += answer.length + 1;
     }
     n += 1;
     if (session.quit || size >= room) break;
-    line = parser.nextBytes();
+    line = parser.nextLine();
   }
   let data: string | Buffer | undefined = out === '' ? undefined : out;
   if (parts !== undefined) {
