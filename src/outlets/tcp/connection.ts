@@ -108,15 +108,18 @@ export class Connection {
     if (this.#state !== 'active') return;
     this.#state = 'held';
     this.socket.pause();
-    this.#idleClock.stop();
-    this.#syncLineClock();
+    // One clock reading for both clocks: a pause holds every connection at once.
+    const now = this.#deps.timers.now();
+    this.#idleClock.stop(now);
+    this.#syncLineClock(now);
   }
 
   release(): void {
     if (this.#state !== 'held') return;
     this.#state = 'active';
-    this.#idleClock.start();
-    this.#syncLineClock();
+    const now = this.#deps.timers.now();
+    this.#idleClock.start(now);
+    this.#syncLineClock(now);
     // Still waiting for 'drain'? Then the drain handler continues the queue, not us.
     if (!this.#awaitingDrain) this.#work();
     this.#resumeReading();
@@ -235,8 +238,8 @@ export class Connection {
   }
 
   /** The line clock runs only while the connection is read (not held, not awaiting drain). */
-  #syncLineClock(): void {
-    this.#lineClock.reading(this.#state !== 'held' && !this.#awaitingDrain);
+  #syncLineClock(now?: number): void {
+    this.#lineClock.reading(this.#state !== 'held' && !this.#awaitingDrain, now);
   }
 
   #onLineTimeout = (): void => {

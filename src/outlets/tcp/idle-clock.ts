@@ -4,6 +4,10 @@
  * re-arms itself for the remainder when it fires. Time held by a pause does not count, and
  * a subscriber, silent by design while it waits for pushes, never times out (TCP keepalive
  * catches dead peers).
+ *
+ * A pause stops the clock but leaves its timer armed (a timer that fires while stopped only
+ * re-arms): releasing 1000 held connections then costs no timer work, and the release is
+ * the pause's critical path.
  */
 import type { TimerHandle, Timers } from '../../util/timers.js';
 
@@ -38,19 +42,16 @@ export class IdleClock {
   }
 
   /** The connection is held (a pause): the clock stands still. */
-  stop(): void {
-    if (this.#stoppedAt >= 0) return;
-    this.#stoppedAt = this.#timers.now();
-    this.close();
+  stop(now = this.#timers.now()): void {
+    if (this.#stoppedAt < 0) this.#stoppedAt = now;
   }
 
   /** It is read again: time stopped is not counted. */
-  start(): void {
+  start(now = this.#timers.now()): void {
     if (this.#stoppedAt < 0) return;
-    const now = this.#timers.now();
     this.#lastActivity += now - this.#stoppedAt;
     this.#stoppedAt = -1;
-    this.#arm(Math.max(0, this.#timeoutMs - (now - this.#lastActivity)));
+    if (this.#timer === undefined) this.#arm(Math.max(0, this.#timeoutMs - (now - this.#lastActivity)));
   }
 
   close(): void {
@@ -67,7 +68,10 @@ export class IdleClock {
 
   #fire = (): void => {
     this.#timer = undefined;
-    if (this.#stoppedAt >= 0) return;
+    if (this.#stoppedAt >= 0) {
+      this.#arm(this.#timeoutMs); // stopped: look again later; start() needs no timer work
+      return;
+    }
     const now = this.#timers.now();
     if (this.#exempt()) this.#lastActivity = now;
     const silent = now - this.#lastActivity;

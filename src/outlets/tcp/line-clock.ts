@@ -45,8 +45,7 @@ export class LineClock {
   }
 
   /** The connection stopped (false) or started (true) being read. */
-  reading(read: boolean): void {
-    const now = this.#timers.now();
+  reading(read: boolean, now = this.#timers.now()): void {
     if (!read && this.#notReadingSince < 0) this.#notReadingSince = now;
     else if (read && this.#notReadingSince >= 0) {
       this.#notReadingMs += now - this.#notReadingSince;
