@@ -23,6 +23,9 @@ export interface Sources {
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
+/** PINETD_ variables that are not options: read before the config (the launcher's code cache, src/cli/pinetd.cts). */
+const NOT_OPTIONS: ReadonlySet<string> = new Set(['PINETD_CODE_CACHE']);
+
 function configError(message: string, cause?: unknown): PinetdError {
   return new PinetdError('PINETD_E_CONFIG', message, cause === undefined ? undefined : { cause });
 }
@@ -98,7 +101,7 @@ export function loadConfig({ argv, env, readFile = readConfigText }: Sources): L
   const fromEnv: Partial<Config> = {};
   const unknownEnv: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('PINETD_') || value === undefined) continue;
+    if (!name.startsWith('PINETD_') || value === undefined || NOT_OPTIONS.has(name)) continue;
     const opt = byEnv.get(name);
     if (opt) apply(fromEnv, opt, value, name);
     else unknownEnv.push(name);

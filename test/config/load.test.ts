@@ -76,6 +76,8 @@ describe('loadConfig', () => {
 
   it('warns once about unknown PINETD_ variables without failing', () => {
     expect(run([], { PINETD_PROT: '1', PINETD_COLOUR: 'x', HOME: '/root' }).warnings).toEqual(['ignoring unknown environment variables: PINETD_COLOUR, PINETD_PROT']);
+    // Read by the launcher (the code cache), not an option: no warning.
+    expect(run([], { PINETD_CODE_CACHE: 'off', PINETD_PROT: '1' }).warnings).toEqual(['ignoring unknown environment variables: PINETD_PROT']);
   });
 
   it('names the option, the bad value and what is accepted', () => {

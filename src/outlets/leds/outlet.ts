@@ -11,7 +11,8 @@ export function createLedOutlet(hub: Hub, leds: Leds): Outlet {
   hub.addSection('leds', () => leds.snapshot());
   let ok = false;
   hub.on('ready', () => leds.serving());
-  hub.on('activity', () => leds.activity());
+  // Once per answered batch, the hot path: listened to only when there is an activity LED.
+  if ('activity' in leds.snapshot()) hub.on('activity', () => leds.activity());
   hub.on('task', (result) => {
     ok = result.ok;
   });

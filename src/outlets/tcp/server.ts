@@ -15,7 +15,7 @@ import { rateLimited, type RateLimitedLog } from '../../log/rate-limit.js';
 import { createAllowList, PeerLimiter, type AllowList } from '../../net/access.js';
 import type { CommandHost } from '../../protocol/commands.js';
 import { realTimers, type Timers } from '../../util/timers.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionDeps } from './connection.js';
 import { retire } from './retire.js';
 
 export interface ServerOptions {
@@ -67,6 +67,8 @@ export class PinetdServer {
   readonly #allow: AllowList;
   readonly #perIp: PeerLimiter;
   readonly #refusedLog: Record<'forbidden' | 'busy' | 'shutdown', RateLimitedLog>;
+  /** What every connection gets: one object for all of them, not one per connection. */
+  readonly #connDeps: ConnectionDeps;
   #held = false;
   #draining = false;
   #closed = false;
@@ -78,6 +80,21 @@ export class PinetdServer {
     this.#perIp = new PeerLimiter(opts.maxClientsPerIp ?? 0);
     const limited = (): RateLimitedLog => rateLimited(opts.log, 'info', { timers: this.#timers });
     this.#refusedLog = { forbidden: limited(), busy: limited(), shutdown: limited() };
+    this.#connDeps = {
+      protocol: opts.protocol,
+      maxLine: opts.maxLine,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      lineTimeoutMs: opts.lineTimeoutMs ?? DEFAULT_LINE_TIMEOUT_MS,
+      maxHeldBytes: opts.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES,
+      commands: opts.commands,
+      log: opts.log,
+      timers: this.#timers,
+      onRequests: opts.onRequests ?? noop,
+      onRead: opts.onRead ?? noop,
+      onEnded: (c) => {
+        if (this.#live.delete(c)) opts.onClientCount?.(this.#live.size);
+      },
+    };
     // pauseOnConnect: a connection accepted during a pause is held unread.
     // allowHalfOpen: a client may send its requests and FIN, and still get every answer.
     this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, this.#onConnection);
@@ -158,29 +175,13 @@ export class PinetdServer {
     if (this.#draining) return refuse('shutdown', 'shutting down', SHUTDOWN_NOTICE);
     if (this.#live.size >= this.#opts.maxClients) return refuse('busy', 'max clients', errLine(ProtocolError.BUSY));
     if (!this.#perIp.acquire(address)) return refuse('busy', 'max clients per address', errLine(ProtocolError.BUSY));
-    // The slot is the address's until the socket is gone (a retiring socket still holds one).
-    socket.once('close', () => this.#perIp.release(address));
-    const conn = new Connection(
-      socket,
-      {
-        protocol: this.#opts.protocol,
-        maxLine: this.#opts.maxLine,
-        idleTimeoutMs: this.#opts.idleTimeoutMs,
-        lineTimeoutMs: this.#opts.lineTimeoutMs ?? DEFAULT_LINE_TIMEOUT_MS,
-        maxHeldBytes: this.#opts.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES,
-        commands: this.#opts.commands,
-        log,
-        timers: this.#timers,
-        onRequests: (n) => this.#opts.onRequests?.(n),
-        onRead: this.#opts.onRead ?? noop,
-        onEnded: (c) => {
-          if (this.#live.delete(c)) this.#opts.onClientCount?.(this.#live.size);
-        },
-      },
-      this.#held,
-    );
+    const conn = new Connection(socket, this.#connDeps, this.#held);
     this.#live.add(conn);
-    socket.once('close', () => log.info({ remote: conn.remote }, 'client disconnected'));
+    socket.once('close', () => {
+      // The slot is the address's until the socket is gone (a retiring socket still holds one).
+      this.#perIp.release(address);
+      log.info({ remote: conn.remote }, 'client disconnected');
+    });
     log.info({ remote: conn.remote, clients: this.#live.size }, 'client connected');
     this.#opts.onClientCount?.(this.#live.size);
   };
