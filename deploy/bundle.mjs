@@ -28,7 +28,8 @@ await build({
   // The sources are ES modules that find files next to themselves with import.meta.url; the
   // bundle sits at the same depth under dist/ as src/cli/main.ts's own output (dist/cli/).
   define: { 'import.meta.url': '__pinetdModuleUrl' },
-  banner: { js: "const __pinetdModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // "use strict" first: esbuild's own directive would come after the banner and be no directive.
+  banner: { js: "'use strict';\nconst __pinetdModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'none',
   logLevel: 'warning',
 });

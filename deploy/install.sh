@@ -84,9 +84,11 @@ if [ "$mode" = uninstall ]; then
     udevadm control --reload 2>/dev/null || true
   fi
   rm -rf "$PREFIX" "$RELEASES" "$PREFIX.tmp."*
+  # The code cache (CacheDirectory=): derived data, owned by the user about to be removed.
+  rm -rf "/var/cache/$SERVICE"
   if id "$SERVICE" >/dev/null 2>&1; then userdel "$SERVICE" || say "warning: could not remove user $SERVICE"; fi
   if getent group "$SERVICE" >/dev/null; then groupdel "$SERVICE" || say "warning: could not remove group $SERVICE"; fi
-  say "removed $PREFIX, $RELEASES, $UNIT, $AVAHI and the user and group $SERVICE"
+  say "removed $PREFIX, $RELEASES, $UNIT, $AVAHI, /var/cache/$SERVICE and the user and group $SERVICE"
   say "kept the configuration in $ETC (remove it with: sudo rm -rf $ETC) and the group gpio"
   if [ -d "/var/lib/$SERVICE" ]; then say "kept the saved store in /var/lib/$SERVICE (remove it with: sudo rm -rf /var/lib/$SERVICE)"; fi
   exit 0

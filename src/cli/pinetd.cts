@@ -9,13 +9,17 @@
  * Pi). Node >= 22.1 has this built in (module.enableCompileCache); Node 20 has vm.Script's
  * `cachedData`, which is what this uses on every version, so there is one path to test.
  *
- * The cache is one file per bundle build and Node version, in $PINETD_CODE_CACHE (a directory,
+ * The cache is one file per bundle file and Node version, in $PINETD_CODE_CACHE (a directory,
  * or `off`), else systemd's $CACHE_DIRECTORY (CacheDirectory=pinetd), else
- * node_modules/.cache/pinetd of the install. V8 itself rejects a cache of another V8 version
- * or other flags; the file name adds the bundle's size and mtime, because V8 checks only the
- * source's length. Missing, rejected or unreadable: the bundle is compiled as usual and a new
- * cache written once the process has run a second (so it holds what start-up compiled),
- * atomically, off the event loop. Any failure here only costs speed, never a start.
+ * node_modules/.cache/pinetd of the install. V8 rejects a cache of another V8 version or other
+ * flags, but of the source it checks only the length, and release builds skip its checksum: so
+ * the file name carries the bundle's inode and ctime as well (a new install, a rebuild, any
+ * write to the file changes them; tar and cp cannot set a ctime), and a cache is written with
+ * fsync and rename, never torn. Missing, rejected or unreadable: the bundle is compiled as
+ * usual and a new cache written once the process has run a second (so it holds what start-up
+ * compiled); the serialisation is synchronous (a few ms, once per upgrade), the file write is
+ * not. An unwritable cache directory only costs speed, never a start. (Bit rot inside a cache
+ * is no more likely than inside the bundle next to it, which has no checksum either.)
  */
 import fs = require('node:fs');
 import path = require('node:path');
@@ -42,14 +46,31 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
-/** Writes the cache beside a temp name, then renames: a reader never sees half a file. Old builds' files go. */
-async function writeCache(dir: string, name: string, data: Buffer): Promise<void> {
+/**
+ * Serialises the cache and writes it beside a temp name, synced, then renames: a reader never
+ * sees half a file. Files of other builds (and temp files of failed writes) are removed.
+ */
+async function writeCache(dir: string, name: string, script: vm.Script): Promise<void> {
   await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+  // Not writable (a read-only install, another user's directory): skip the serialisation too.
+  await fs.promises.access(dir, fs.constants.W_OK);
   const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
-  await fs.promises.writeFile(tmp, data, { mode: 0o600 });
-  await fs.promises.rename(tmp, path.join(dir, name));
+  try {
+    const file = await fs.promises.open(tmp, 'w', 0o600);
+    try {
+      await file.writeFile(script.createCachedData());
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await fs.promises.rename(tmp, path.join(dir, name));
+  } catch (err) {
+    await fs.promises.unlink(tmp).catch(() => {});
+    throw err;
+  }
   for (const old of await fs.promises.readdir(dir)) {
-    if (old !== name && old.startsWith('pinetd-') && old.endsWith('.v8cache')) await fs.promises.unlink(path.join(dir, old)).catch(() => {});
+    const stale = old !== name && old.startsWith('pinetd-') && old.endsWith('.v8cache');
+    if (stale || (old.startsWith('.pinetd-') && old.endsWith('.tmp') && !old.includes(`.${process.pid}.`))) await fs.promises.unlink(path.join(dir, old)).catch(() => {});
   }
 }
 
@@ -58,12 +79,12 @@ function run(): void {
   // A shebang is only valid at the very start of a script, not inside the module wrapper.
   const source = fs.readFileSync(bundle, 'utf8').replace(/^#!.*/, '');
   const dir = cacheDir();
-  const name = `pinetd-${process.version}-${process.arch}-${stat.size}-${Math.trunc(stat.mtimeMs)}.v8cache`;
+  const name = `pinetd-${process.version}-${process.arch}-${stat.size}-${stat.ino}-${Math.trunc(stat.ctimeMs * 1000)}.v8cache`;
   const cachedData = dir === undefined ? undefined : readCache(path.join(dir, name));
   const script = new vm.Script(Module.wrap(source), { filename: bundle, ...(cachedData ? { cachedData } : {}) });
   if (dir !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     setTimeout(() => {
-      writeCache(dir, name, script.createCachedData()).catch(() => {});
+      writeCache(dir, name, script).catch(() => {});
     }, WRITE_AFTER_MS).unref();
   }
   // A vm.Script has no import() of its own on Node 20 without an experimental option: the

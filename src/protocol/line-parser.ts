@@ -40,8 +40,6 @@ export const TOO_LONG: unique symbol = Symbol('line-too-long');
 /** The line's bytes are not valid UTF-8; parsing goes on with the next line. */
 export const INVALID_UTF8: unique symbol = Symbol('invalid-utf8');
 export type ParsedLine = string | typeof TOO_LONG | typeof INVALID_UTF8;
-/** A line as its (validated UTF-8) bytes: a view into the received chunk where it lies in one. */
-export type ParsedBytes = Buffer | typeof TOO_LONG | typeof INVALID_UTF8;
 /** nextLine(): a short line as text, a long one (TEXT_MAX bytes or more) as its bytes. */
 export type ParsedMixed = string | Buffer | typeof TOO_LONG | typeof INVALID_UTF8;
 
@@ -111,12 +109,6 @@ export class LineParser {
     return typeof line === 'object' ? line.toString('utf8') : line;
   }
 
-  /** The next line as its bytes (valid UTF-8): next() for a caller that wants bytes. */
-  nextBytes(): ParsedBytes | undefined {
-    const line = this.nextLine();
-    return typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
-  }
-
   /**
    * The next line: a string when shorter than TEXT_MAX bytes, else its bytes (valid UTF-8; a
    * view into the chunk where it lies in one, valid as long as the caller keeps it: received
@@ -130,7 +122,10 @@ export class LineParser {
       const nl = this.#chunkAscii ? this.#findInText(chunk, start) : chunk.indexOf(LF, start);
       if (nl !== -1) {
         this.#pos = nl + 1;
-        return this.#pendingLength === 0 ? this.#inChunk(chunk, start, nl) : this.#joined(chunk.subarray(start, nl));
+        const line = this.#pendingLength === 0 ? this.#inChunk(chunk, start, nl) : this.#joined(chunk.subarray(start, nl));
+        // All of it taken: let it go now, not at the next read (a view handed out keeps its own).
+        if (this.#pos === chunk.length) this.#letGo();
+        return line;
       }
       // No terminator in the rest: it becomes the pending line, and the chunk is let go.
       this.#pendingLength += chunk.length - start;
@@ -138,9 +133,7 @@ export class LineParser {
       if (this.#pendingLength > this.#maxLine + 1) return this.#fail();
       // Copy: holding a slice would pin the whole chunk.
       this.#pending.push(Buffer.from(chunk.subarray(start)));
-      this.#chunk = EMPTY;
-      this.#pos = 0;
-      this.#win = '';
+      this.#letGo();
     }
     if (this.#ended && this.#pendingLength > 0) return this.#joined(EMPTY);
     return undefined;
@@ -189,6 +182,12 @@ export class LineParser {
     const line = bytes.subarray(0, end);
     if (!isUtf8(line)) return INVALID_UTF8;
     return end < TEXT_MAX ? line.toString('utf8') : line;
+  }
+
+  #letGo(): void {
+    this.#chunk = EMPTY;
+    this.#pos = 0;
+    this.#win = '';
   }
 
   #fail(): typeof TOO_LONG {

@@ -3,12 +3,14 @@
  * is written once, then used; a cache that is garbage, a directory that cannot be written or
  * the cache turned off never stop a start. Real child processes, real files.
  */
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, utimesSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LineClient } from '../helpers/client.js';
-import { startDaemon } from '../helpers/daemon.js';
+import { MAIN, startDaemon } from '../helpers/daemon.js';
+
+const BUNDLE = join(dirname(MAIN), '..', 'bundle', 'main.cjs');
 
 /** The launcher writes the cache 1 s after start; give it a margin. */
 const AFTER_WRITE_MS = 1800;
@@ -27,12 +29,13 @@ async function runFor(cache: string, ms = AFTER_WRITE_MS): Promise<void> {
 
 const cacheFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.v8cache'));
 
-describe.concurrent('the launcher and its code cache', { timeout: 20_000 }, () => {
+// One at a time: one test changes the bundle's ctime, which the others' cache names contain.
+describe('the launcher and its code cache', { timeout: 20_000 }, () => {
   it('writes the cache once (private to the user), then uses it without writing it again', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'pinetd-cc-')), 'cache');
     await runFor(dir);
     const [file] = cacheFiles(dir);
-    expect(file).toMatch(new RegExp(`^pinetd-${process.version.replace(/\./g, '\\.')}-${process.arch}-\\d+-\\d+\\.v8cache$`));
+    expect(file).toMatch(new RegExp(`^pinetd-${process.version.replace(/\./g, '\\.')}-${process.arch}-\\d+-\\d+-\\d+\\.v8cache$`));
     const first = statSync(join(dir, file!));
     expect(first.mode & 0o777).toBe(0o600);
     expect(first.size).toBeGreaterThan(10_000);
@@ -42,6 +45,25 @@ describe.concurrent('the launcher and its code cache', { timeout: 20_000 }, () =
     expect(second.ino).toBe(first.ino);
     expect(second.mtimeMs).toBe(first.mtimeMs);
     expect(cacheFiles(dir)).toEqual([file]);
+  });
+
+  it('a bundle written again (same size, same content) gets a new cache, not the old one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pinetd-cc-'));
+    await runFor(dir);
+    const [before] = cacheFiles(dir);
+    // utimes changes the ctime (and only the times): as an upgrade that rewrote the file would.
+    const { atime, mtime } = statSync(BUNDLE);
+    utimesSync(BUNDLE, atime, mtime);
+    await runFor(dir);
+    const after = cacheFiles(dir);
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(before);
+  });
+
+  it('the bundle runs in strict mode, as the ES modules it was made from do', () => {
+    const [first, second] = readFileSync(BUNDLE, 'utf8').split('\n');
+    expect(first).toMatch(/^#!/);
+    expect(second).toBe("'use strict';");
   });
 
   it('replaces a cache V8 rejects (garbage) and serves meanwhile; drops the files of other builds', async () => {

@@ -238,7 +238,7 @@ describe('nextLine: short lines as text, long ones as bytes', () => {
       const p = new LineParser(1024);
       const got: string[] = [];
       for (let at = 0; at < wire.length; ) {
-        // Reads of all sizes, also bigger than the 4096-byte text window.
+        // Reads of all sizes, also bigger than the 1024-byte text window.
         const size = 1 + rand(rand(2) === 0 ? 64 : 9000);
         p.push(wire.subarray(at, at + size));
         at += size;

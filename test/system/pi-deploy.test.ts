@@ -174,6 +174,10 @@ describe.skipIf(!ENABLED)(title, () => {
     // Debian's udev has no rule for group gpio: install.sh wrote its own, and it took effect
     expect((await onPi('cat /etc/udev/rules.d/60-pinetd-gpio.rules')).code).toBe(0);
     expect((await onPi('stat -c %G /sys/class/gpio/export')).stdout.trim()).toBe('gpio');
+    // The launcher's V8 code cache, in the unit's CacheDirectory= (writable under ProtectSystem=strict)
+    // (written a second after the start, so give the emulated board up to 60 s)
+    const cache = await onPi('for i in $(seq 60); do ls /var/cache/pinetd/pinetd-*.v8cache >/dev/null 2>&1 && break; sleep 1; done; stat -c "%U %a" /var/cache/pinetd/pinetd-*.v8cache');
+    expect(cache.stdout.trim(), cache.stderr).toBe('pinetd 600');
   }, STEP_MS);
 
   it('lights the LEDs of /etc/pinetd/config.json on the real driver and answers STATUS with gpio "onoff"', async () => {
@@ -222,7 +226,7 @@ describe.skipIf(!ENABLED)(title, () => {
 
     const uninstall = await onPi('/opt/pinetd/install.sh --uninstall');
     expect(uninstall.code, uninstall.stderr).toBe(0);
-    expect((await onPi('ls -d /opt/pinetd /opt/pinetd.releases /etc/systemd/system/pinetd.service 2>/dev/null; id pinetd 2>/dev/null; true')).stdout.trim()).toBe('');
+    expect((await onPi('ls -d /opt/pinetd /opt/pinetd.releases /etc/systemd/system/pinetd.service /var/cache/pinetd 2>/dev/null; id pinetd 2>/dev/null; true')).stdout.trim()).toBe('');
     expect((await onPi('test -f /etc/pinetd/config.json && echo kept')).stdout.trim()).toBe('kept');
     await expectReleased();
   }, STEP_MS);

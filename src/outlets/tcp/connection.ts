@@ -57,7 +57,7 @@ export interface ConnectionDeps {
   readonly timers: Timers;
   /** Requests answered, once per batch (STATUS counters, the activity LED). */
   onRequests(count: number): void;
-  /** A chunk was read and answered at `now`: a pause that is due may start (PauseCycle.checkDue). */
+  /** A chunk was read at `now` (and answered, unless held): a pause that is due may start (PauseCycle.checkDue). */
   onRead(now: number): void;
   /** The server ended or lost this connection: it stops counting toward --max-clients. */
   onEnded(conn: Connection): void;

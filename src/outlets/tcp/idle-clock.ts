@@ -5,9 +5,9 @@
  * a subscriber, silent by design while it waits for pushes, never times out (TCP keepalive
  * catches dead peers).
  *
- * A pause stops the clock but leaves its timer armed (a timer that fires while stopped only
- * re-arms): releasing 1000 held connections then costs no timer work, and the release is
- * the pause's critical path.
+ * A pause stops the clock but leaves its timer armed: releasing 1000 held connections then
+ * costs no timer work (the release is the pause's critical path), except for the few whose
+ * timer came due during the pause; start() arms those for exactly what is left.
  */
 import type { TimerHandle, Timers } from '../../util/timers.js';
 
@@ -39,6 +39,8 @@ export class IdleClock {
   /** Something was read at `now`. */
   touch(now: number): void {
     this.#lastActivity = now;
+    // Read while stopped (the chunk during which a pause began): held time counts from here.
+    if (this.#stoppedAt >= 0) this.#stoppedAt = now;
   }
 
   /** The connection is held (a pause): the clock stands still. */
@@ -68,10 +70,7 @@ export class IdleClock {
 
   #fire = (): void => {
     this.#timer = undefined;
-    if (this.#stoppedAt >= 0) {
-      this.#arm(this.#timeoutMs); // stopped: look again later; start() needs no timer work
-      return;
-    }
+    if (this.#stoppedAt >= 0) return; // stopped: start() arms it for the remainder
     const now = this.#timers.now();
     if (this.#exempt()) this.#lastActivity = now;
     const silent = now - this.#lastActivity;

@@ -40,7 +40,7 @@ export interface ServerOptions {
   readonly timers?: Timers;
   /** Requests received (for STATUS counters and the activity LED). */
   onRequests?(count: number): void;
-  /** A connection read (and answered) a chunk at `now` (timers.now()). */
+  /** A connection read a chunk at `now` (timers.now()), after answering what it could. */
   onRead?(now: number): void;
   /** The number of admitted, not yet ended connections changed. */
   onClientCount?(count: number): void;

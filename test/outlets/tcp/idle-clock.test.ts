@@ -30,17 +30,43 @@ describe('IdleClock (the idle timeout)', () => {
     expect(idle).toEqual([1000]);
   });
 
-  it('does not count time held by a pause', () => {
+  it('does not count time held by a pause, and a short pause leaves its timer alone', () => {
+    const { c, idle } = clock();
+    c.start();
+    vi.advanceTimersByTime(600);
+    c.stop();
+    vi.advanceTimersByTime(300);
+    expect(vi.getTimerCount()).toBe(1); // still armed for 1000: the release needs no timer work
+    c.start();
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(399); // at 1299: 1000 of silence minus the 300 held would be 1300
+    expect(idle).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(idle).toEqual([1000]);
+  });
+
+  it('a pause longer than the timeout: nothing fires while held, the full remainder after', () => {
     const { c, idle } = clock();
     c.start();
     vi.advanceTimersByTime(600);
     c.stop();
     vi.advanceTimersByTime(5000);
     expect(idle).toEqual([]);
-    expect(vi.getTimerCount()).toBe(1); // kept armed: the release needs no timer work
     c.start();
-    expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(399);
+    expect(idle).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(idle).toEqual([1000]);
+  });
+
+  it('a timeout that falls due during a pause fires for exactly what was left when it ends', () => {
+    const { c, idle } = clock();
+    c.start();
+    vi.advanceTimersByTime(900);
+    c.stop();
+    vi.advanceTimersByTime(200); // the timer's time (1000) passes while held
+    c.start(); // at 1100: 100 ms of silence were left
+    vi.advanceTimersByTime(99);
     expect(idle).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(idle).toEqual([1000]);
