@@ -28,6 +28,7 @@ import Module = require('node:module');
 
 const bundle = path.join(__dirname, '..', 'bundle', 'main.cjs');
 const WRITE_AFTER_MS = 1000;
+const STALE_TMP_MS = 60_000;
 
 function cacheDir(): string | undefined {
   const chosen = process.env['PINETD_CODE_CACHE'];
@@ -69,9 +70,16 @@ async function writeCache(dir: string, name: string, script: vm.Script): Promise
     throw err;
   }
   for (const old of await fs.promises.readdir(dir)) {
-    const stale = old !== name && old.startsWith('pinetd-') && old.endsWith('.v8cache');
-    if (stale || (old.startsWith('.pinetd-') && old.endsWith('.tmp') && !old.includes(`.${process.pid}.`))) await fs.promises.unlink(path.join(dir, old)).catch(() => {});
+    const file = path.join(dir, old);
+    if (old !== name && old.startsWith('pinetd-') && old.endsWith('.v8cache')) await fs.promises.unlink(file).catch(() => {});
+    // Another process's temp file only once it is old: it may be writing it right now.
+    else if (old.startsWith('.pinetd-') && old.endsWith('.tmp') && (await isOlderThan(file, STALE_TMP_MS))) await fs.promises.unlink(file).catch(() => {});
   }
+}
+
+async function isOlderThan(file: string, ms: number): Promise<boolean> {
+  const stat = await fs.promises.stat(file).catch(() => undefined);
+  return stat !== undefined && Date.now() - stat.mtimeMs > ms;
 }
 
 function run(): void {
