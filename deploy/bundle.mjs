@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The daemon as one CommonJS file: node deploy/bundle.mjs [OUTDIR, default dist]
-// writes OUTDIR/bundle/main.cjs (src/cli/main.ts and everything it imports, pino included),
+// writes OUTDIR/bundle/main.cjs (src/cli/main.ts and everything it imports, pino included)
+// and OUTDIR/bundle/main.cjs.sha256 (its digest, which names the code cache),
 // which OUTDIR/cli/pinetd.cjs (src/cli/pinetd.cts) runs through a V8 code cache.
 // Used by `npm run build` and deploy/build.sh.
 //
@@ -11,6 +12,8 @@
 // Kept outside: native addons and what loads only when configured or needed (onoff and
 // epoll, systemd-notify, MQTT.js, pino-pretty), resolved from node_modules at run time.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 
@@ -33,3 +36,9 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+// The launcher names its V8 code cache after this: V8 checks only a cache's source length.
+const bundle = join(outdir, 'bundle/main.cjs');
+const digest = createHash('sha256').update(readFileSync(bundle)).digest('hex');
+writeFileSync(`${bundle}.sha256.tmp`, `${digest}\n`);
+renameSync(`${bundle}.sha256.tmp`, `${bundle}.sha256`);

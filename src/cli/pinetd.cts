@@ -13,9 +13,9 @@
  * or `off`), else systemd's $CACHE_DIRECTORY (CacheDirectory=pinetd), else
  * node_modules/.cache/pinetd of the install. V8 rejects a cache of another V8 version or other
  * flags, but of the source it checks only the length, and release builds skip its checksum: so
- * the file name carries the bundle's inode and ctime as well (a new install, a rebuild, any
- * write to the file changes them; tar and cp cannot set a ctime), and a cache is written with
- * fsync and rename, never torn. Missing, rejected or unreadable: the bundle is compiled as
+ * the file name carries the bundle's SHA-256, written beside it by deploy/bundle.mjs (the same
+ * build reinstalled or rolled back to finds its cache; any other content gets its own; no
+ * digest file, no cache), and a cache is written with fsync and rename, never torn. Missing, rejected or unreadable: the bundle is compiled as
  * usual and a new cache written once the process has run a second (so it holds what start-up
  * compiled); the serialisation is synchronous (a few ms, once per upgrade), the file write is
  * not. An unwritable cache directory only costs speed, never a start. (Bit rot inside a cache
@@ -37,6 +37,16 @@ function cacheDir(): string | undefined {
   // systemd may pass several, colon-separated, in the order of CacheDirectory=.
   const systemd = process.env['CACHE_DIRECTORY']?.split(':')[0];
   return systemd || path.join(__dirname, '..', '..', 'node_modules', '.cache', 'pinetd');
+}
+
+/** The bundle's digest (deploy/bundle.mjs), shortened; undefined when missing or malformed. */
+function readDigest(file: string): string | undefined {
+  try {
+    const hex = fs.readFileSync(file, 'utf8').trim();
+    return /^[0-9a-f]{64}$/.test(hex) ? hex.slice(0, 32) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function readCache(file: string): Buffer | undefined {
@@ -86,8 +96,9 @@ function run(): void {
   const stat = fs.statSync(bundle);
   // A shebang is only valid at the very start of a script, not inside the module wrapper.
   const source = fs.readFileSync(bundle, 'utf8').replace(/^#!.*/, '');
-  const dir = cacheDir();
-  const name = `pinetd-${process.version}-${process.arch}-${stat.size}-${stat.ino}-${Math.trunc(stat.ctimeMs * 1000)}.v8cache`;
+  const digest = readDigest(`${bundle}.sha256`);
+  const dir = digest === undefined ? undefined : cacheDir();
+  const name = `pinetd-${process.version}-${process.arch}-${stat.size}-${digest ?? ''}.v8cache`;
   const cachedData = dir === undefined ? undefined : readCache(path.join(dir, name));
   const script = new vm.Script(Module.wrap(source), { filename: bundle, ...(cachedData ? { cachedData } : {}) });
   if (dir !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {

@@ -3,7 +3,7 @@
  * is written once, then used; a cache that is garbage, a directory that cannot be written or
  * the cache turned off never stop a start. Real child processes, real files.
  */
-import { mkdtempSync, readFileSync, utimesSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { LineClient } from '../helpers/client.js';
 import { MAIN, startDaemon } from '../helpers/daemon.js';
 
 const BUNDLE = join(dirname(MAIN), '..', 'bundle', 'main.cjs');
+const DIGEST = `${BUNDLE}.sha256`;
 
 /** The launcher writes the cache 1 s after start; give it a margin. */
 const AFTER_WRITE_MS = 1800;
@@ -29,13 +30,13 @@ async function runFor(cache: string, ms = AFTER_WRITE_MS): Promise<void> {
 
 const cacheFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.v8cache'));
 
-// One at a time: one test changes the bundle's ctime, which the others' cache names contain.
+// One at a time: one test changes the bundle's digest file, which the others' cache names contain.
 describe('the launcher and its code cache', { timeout: 20_000 }, () => {
   it('writes the cache once (private to the user), then uses it without writing it again', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'pinetd-cc-')), 'cache');
     await runFor(dir);
     const [file] = cacheFiles(dir);
-    expect(file).toMatch(new RegExp(`^pinetd-${process.version.replace(/\./g, '\\.')}-${process.arch}-\\d+-\\d+-\\d+\\.v8cache$`));
+    expect(file).toMatch(new RegExp(`^pinetd-${process.version.replace(/\./g, '\\.')}-${process.arch}-\\d+-[0-9a-f]{32}\\.v8cache$`));
     const first = statSync(join(dir, file!));
     expect(first.mode & 0o777).toBe(0o600);
     expect(first.size).toBeGreaterThan(10_000);
@@ -47,17 +48,28 @@ describe('the launcher and its code cache', { timeout: 20_000 }, () => {
     expect(cacheFiles(dir)).toEqual([file]);
   });
 
-  it('a bundle written again (same size, same content) gets a new cache, not the old one', async () => {
+  it('is named after the digest of the bundle: another build (another digest) gets its own cache, none without one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pinetd-cc-'));
     await runFor(dir);
     const [before] = cacheFiles(dir);
-    // utimes changes the ctime (and only the times): as an upgrade that rewrote the file would.
-    const { atime, mtime } = statSync(BUNDLE);
-    utimesSync(BUNDLE, atime, mtime);
-    await runFor(dir);
-    const after = cacheFiles(dir);
-    expect(after).toHaveLength(1);
-    expect(after[0]).not.toBe(before);
+    const digest = readFileSync(DIGEST, 'utf8');
+    expect(before).toContain(digest.trim().slice(0, 32));
+    const put = (text: string): void => {
+      // atomically: daemons of other test files read it at their start
+      writeFileSync(`${DIGEST}.test`, text);
+      renameSync(`${DIGEST}.test`, DIGEST);
+    };
+    try {
+      put(`${'0'.repeat(64)}\n`); // as if it were another build of the same size
+      await runFor(dir);
+      expect(cacheFiles(dir)).toEqual([`pinetd-${process.version}-${process.arch}-${statSync(BUNDLE).size}-${'0'.repeat(32)}.v8cache`]);
+      rmSync(DIGEST);
+      const none = mkdtempSync(join(tmpdir(), 'pinetd-cc-'));
+      await runFor(none);
+      expect(cacheFiles(none)).toEqual([]);
+    } finally {
+      put(digest);
+    }
   });
 
   it('the bundle runs in strict mode, as the ES modules it was made from do', () => {
