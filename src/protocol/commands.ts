@@ -107,10 +107,10 @@ function auth(token: string, host: CommandHost, session: Session): string {
 /**
  * `ECHO <text>` answered on the bytes: the rest of the line as received, never decoded and
  * encoded again (half the CPU of a pipelined 1 KiB echo). undefined: not this fast path, use
- * handleLine. The line's bytes are valid UTF-8 (the parser checked them). Short lines take
- * the string path: for them a Buffer view and a concat cost more than decoding (measured).
+ * handleLine. The line's bytes are valid UTF-8 (the parser checked them). Only lines the
+ * parser hands out as bytes (TEXT_MAX or more) come here; shorter ones arrive as text
+ * already, sliced from the read (line-parser.ts), which is cheaper than any view.
  */
-// The parser hands out lines of this many bytes or more as bytes (line-parser.ts TEXT_MAX).
 export const ECHO_BYTES_MIN = TEXT_MAX;
 
 export function echoBytes(line: Buffer, session: Session): Buffer | undefined {
