@@ -34,11 +34,16 @@ await build({
   // "use strict" first: esbuild's own directive would come after the banner and be no directive.
   banner: { js: "'use strict';\nconst __pinetdModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'none',
+  // V8 keeps the source for lazy compilation: one non-ASCII byte (a comment's arrow) would
+  // make all of it a two-byte string, twice the memory.
+  charset: 'ascii',
   logLevel: 'warning',
 });
 
 // The launcher names its V8 code cache after this: V8 checks only a cache's source length.
 const bundle = join(outdir, 'bundle/main.cjs');
+const stray = readFileSync(bundle, 'latin1').search(/[^\x00-\x7f]/);
+if (stray !== -1) throw new Error(`${bundle}: non-ASCII byte at offset ${stray}; the source would be held as a two-byte string`);
 const digest = createHash('sha256').update(readFileSync(bundle)).digest('hex');
 writeFileSync(`${bundle}.sha256.tmp`, `${digest}\n`);
 renameSync(`${bundle}.sha256.tmp`, `${bundle}.sha256`);

@@ -41,7 +41,7 @@ export function numericLeaves(value: unknown, prefix = '', depth = 0, out: Sampl
 
 export class ReadingMetrics {
   readonly #task: string;
-  /** ds18b20 failures since start: `sensor\0reason` → count. */
+  /** ds18b20 failures since start: `sensor\0reason` -> count. */
   readonly #errors = new Map<string, number>();
 
   constructor(task: string) {
