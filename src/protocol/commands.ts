@@ -106,17 +106,18 @@ function auth(token: string, host: CommandHost, session: Session): string {
 
 /**
  * `ECHO <text>` answered on the bytes: the rest of the line as received, never decoded and
- * encoded again (half the CPU of a pipelined 1 KiB echo). undefined: not this fast path, use
+ * encoded again (half the CPU of a pipelined 1 KiB echo). Returns where the answer starts in
+ * `line` (the caller copies it from there: no view per line), or -1: not this fast path, use
  * handleLine. The line's bytes are valid UTF-8 (the parser checked them). Only lines the
  * parser hands out as bytes (TEXT_MAX or more) come here; shorter ones arrive as text
  * already, sliced from the read (line-parser.ts), which is cheaper than any view.
  */
 export const ECHO_BYTES_MIN = TEXT_MAX;
 
-export function echoBytes(line: Buffer, session: Session): Buffer | undefined {
+export function echoBytes(line: Buffer, session: Session): number {
   // 'E' 'C' 'H' 'O' ' ', the canonical spelling only; anything else takes the general path.
-  if (line.length < ECHO_BYTES_MIN || line[0] !== 0x45 || line[1] !== 0x43 || line[2] !== 0x48 || line[3] !== 0x4f || line[4] !== 0x20) return undefined;
-  return session.authenticated ? line.subarray(5) : undefined;
+  if (line.length < ECHO_BYTES_MIN || line[0] !== 0x45 || line[1] !== 0x43 || line[2] !== 0x48 || line[3] !== 0x4f || line[4] !== 0x20) return -1;
+  return session.authenticated ? 5 : -1;
 }
 
 export function handleLine(raw: string, host: CommandHost, session: Session): string {

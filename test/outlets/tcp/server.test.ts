@@ -79,8 +79,10 @@ describe('PinetdServer over real sockets', () => {
     const { connect } = await serve({ maxLine: 8192 });
     const c = await connect();
     const texts = Array.from({ length: 40 }, (_, i) => `${i} ${'é€😀 ü'.repeat(50 + i)}`);
-    c.send(texts.map((t, i) => `ECHO ${t}\n${i % 3 === 0 ? 'PING\n' : ''}`).join(''));
-    const expected = texts.flatMap((t, i) => (i % 3 === 0 ? [t, 'PONG'] : [t]));
+    // Between them: PING, and short answers with multi-byte text of their own.
+    const between = (i: number): string[] => (i % 3 === 0 ? ['PING'] : i % 3 === 1 ? [`ECHO ${i}é€😀`] : []);
+    c.send(texts.map((t, i) => [`ECHO ${t}`, ...between(i)].join('\n') + '\n').join(''));
+    const expected = texts.flatMap((t, i) => [t, ...between(i).map((b) => (b === 'PING' ? 'PONG' : b.slice(5)))]);
     expect(await c.take(expected.length)).toEqual(expected);
   });
 
