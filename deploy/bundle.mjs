@@ -42,7 +42,7 @@ await build({
 
 // The launcher names its V8 code cache after this: V8 checks only a cache's source length.
 const bundle = join(outdir, 'bundle/main.cjs');
-const stray = readFileSync(bundle, 'latin1').search(/[^\x00-\x7f]/);
+const stray = readFileSync(bundle).findIndex((byte) => byte > 0x7f);
 if (stray !== -1) throw new Error(`${bundle}: non-ASCII byte at offset ${stray}; the source would be held as a two-byte string`);
 const digest = createHash('sha256').update(readFileSync(bundle)).digest('hex');
 writeFileSync(`${bundle}.sha256.tmp`, `${digest}\n`);

@@ -15,7 +15,8 @@ import { rateLimited, type RateLimitedLog } from '../../log/rate-limit.js';
 import { createAllowList, PeerLimiter, type AllowList } from '../../net/access.js';
 import type { CommandHost } from '../../protocol/commands.js';
 import { realTimers, type Timers } from '../../util/timers.js';
-import { Connection, type ConnectionDeps } from './connection.js';
+import { Connection } from './connection.js';
+import type { ConnectionDeps } from './deps.js';
 import { retire } from './retire.js';
 
 export interface ServerOptions {
@@ -157,32 +158,35 @@ export class PinetdServer {
   }
 
   #onConnection = (socket: net.Socket): void => {
-    const { log } = this.#opts;
     if (this.#closed) {
       socket.destroy();
       return;
     }
+    // Per connection as few closures and listeners as will do: 1000 idle clients are 1000 of each.
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
-    socket.on('error', () => {});
+    socket.on('error', noop);
     const address = socket.remoteAddress;
-    const refuse = (reason: 'forbidden' | 'busy' | 'shutdown', why: string, line: string): void => {
-      this.#refusedLog[reason]({ remote: `${address}:${socket.remotePort}`, reason: why }, 'connection refused');
-      // Refused clients get one line and are closed unread; they never count as clients.
-      retire(socket, this.#timers, this.#opts.protocol === 'lines' ? `${line}\n` : line, reason === 'shutdown' ? 'graceful' : 'fatal');
-    };
-    if (!this.#allow.allows(address)) return refuse('forbidden', 'not in --allow', errLine(ProtocolError.FORBIDDEN));
-    if (this.#draining) return refuse('shutdown', 'shutting down', SHUTDOWN_NOTICE);
-    if (this.#live.size >= this.#opts.maxClients) return refuse('busy', 'max clients', errLine(ProtocolError.BUSY));
-    if (!this.#perIp.acquire(address)) return refuse('busy', 'max clients per address', errLine(ProtocolError.BUSY));
+    if (!this.#allow.allows(address)) return this.#refuse(socket, 'forbidden', 'not in --allow', errLine(ProtocolError.FORBIDDEN));
+    if (this.#draining) return this.#refuse(socket, 'shutdown', 'shutting down', SHUTDOWN_NOTICE);
+    if (this.#live.size >= this.#opts.maxClients) return this.#refuse(socket, 'busy', 'max clients', errLine(ProtocolError.BUSY));
+    if (!this.#perIp.acquire(address)) return this.#refuse(socket, 'busy', 'max clients per address', errLine(ProtocolError.BUSY));
     const conn = new Connection(socket, this.#connDeps, this.#held);
     this.#live.add(conn);
-    socket.once('close', () => {
+    // 'close' comes once: `on`, not `once`, which would add a wrapper per socket.
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
       // The slot is the address's until the socket is gone (a retiring socket still holds one).
       this.#perIp.release(address);
-      log.info({ remote: conn.remote }, 'client disconnected');
+      this.#opts.log.info({ remote: conn.remote }, 'client disconnected');
     });
-    log.info({ remote: conn.remote, clients: this.#live.size }, 'client connected');
+    this.#opts.log.info({ remote: conn.remote, clients: this.#live.size }, 'client connected');
     this.#opts.onClientCount?.(this.#live.size);
   };
+
+  #refuse(socket: net.Socket, reason: 'forbidden' | 'busy' | 'shutdown', why: string, line: string): void {
+    socket.on('close', () => this.#sockets.delete(socket));
+    this.#refusedLog[reason]({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: why }, 'connection refused');
+    // Refused clients get one line and are closed unread; they never count as clients.
+    retire(socket, this.#timers, this.#opts.protocol === 'lines' ? `${line}\n` : line, reason === 'shutdown' ? 'graceful' : 'fatal');
+  }
 }
