@@ -30,7 +30,7 @@ const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
 // Same backlog for both servers once pinetd has the option; Node's default (511) otherwise.
 const backlogArgs = hasBacklog ? ['--backlog', '1024'] : [];
 const bareEnv = hasBacklog ? { BACKLOG: '1024' } : {};
-const pinetdArgs = ['--pause-every', '0', '--log-level', 'warn', '--gpio', 'mock', '--max-clients', '2000', '--max-clients-per-ip', '0', ...backlogArgs];
+const pinetdArgs = ['--pause-every', '0', '--log-level', 'warn', '--gpio', 'mock', '--max-clients', '3000', '--max-clients-per-ip', '0', ...backlogArgs];
 
 const bin = compileLoadgen();
 log(`loadgen compiled; servers on CPU 0, loadgen on CPU 1; ${quick ? 'quick' : 'full'} run: ${rounds} round(s) x (${warmMs} ms warm-up + ${measureMs} ms) per cell and server`);
@@ -42,7 +42,7 @@ const matrix = opt['skip-matrix'] ? [] : await runMatrix(bin, cells, { pinetdArg
 log('start->listening ...');
 const start = await startup(quick ? 3 : 7);
 log('RSS, threads, storm ...');
-const mem = await memoryAndStorm(bin, { n: 1000, storms: quick ? 1 : 3, pinetdArgs, bareEnv });
+const mem = await memoryAndStorm(bin, { n: 1000, storms: quick ? 3 : 7, pinetdArgs, bareEnv });
 log('pause jitter ...');
 // The pause sections set their own --pause-every and need the info-level paused/resumed lines.
 const baseArgs = pinetdArgs.filter((a, i, all) => !['--pause-every', '--log-level'].includes(a) && !['--pause-every', '--log-level'].includes(all[i - 1]));
@@ -79,17 +79,21 @@ if (matrix.length) {
 }
 p('');
 p(`${'figure'.padEnd(44)} ${'bare'.padStart(9)} ${'pinetd'.padStart(9)} ${'ratio'.padStart(6)}`);
-const row = (name, b, q) => p(`${name.padEnd(44)} ${f(b).padStart(9)} ${f(q).padStart(9)} ${(b === undefined ? '' : r2(q, b)).padStart(6)}`);
+const row = (name, b, q) => p(`${name.padEnd(50)} ${f(b).padStart(9)} ${f(q).padStart(9)} ${(b === undefined ? '' : r2(q, b)).padStart(6)}`);
 row('start->listening ms (default config)', start.bare, start['pinetd default']);
 row('start->listening ms (--gpio mock)', start.bare, start['pinetd --gpio mock']);
 row('start->listening ms (no code cache: 1st start)', start.bare, start['pinetd no code cache']);
 row('idle RSS MB', mem.bare.idleRssMb, mem.pinetd.idleRssMb);
 row('idle threads', mem.bare.threads, mem.pinetd.threads);
 row('RSS with 1000 idle connections MB', mem.bare.heldRssMb, mem.pinetd.heldRssMb);
-row('RSS per idle connection KB', mem.bare.perConnKb, mem.pinetd.perConnKb);
+row('RSS per idle connection KB (first 1000)', mem.bare.perConnKb, mem.pinetd.perConnKb);
+row('  the same, RssAnon (no file pages) KB', mem.bare.perConnAnonKb, mem.pinetd.perConnAnonKb);
+row('RSS per idle connection KB (next 1000)', mem.bare.perConnNextKb, mem.pinetd.perConnNextKb);
+row('  the same, RssAnon KB', mem.bare.perConnNextAnonKb, mem.pinetd.perConnNextAnonKb);
 row('1000 held connections, one PING each: all ms', mem.bare.heldPingMs, mem.pinetd.heldPingMs);
-row('storm: 1000 connects + PING, all answered ms', mem.bare.stormMs, mem.pinetd.stormMs);
-row('storm: median connection answered ms', mem.bare.stormP50Ms, mem.pinetd.stormP50Ms);
+row('storm: 1000 connects + PING, all answered, 1st ms', mem.bare.stormFirstMs, mem.pinetd.stormFirstMs);
+row('storm: the same, median of later runs ms', mem.bare.stormMs, mem.pinetd.stormMs);
+row('storm: median connection answered (later runs) ms', mem.bare.stormP50Ms, mem.pinetd.stormP50Ms);
 row('storm: loadgen CPU ms', mem.bare.stormCpuMs, mem.pinetd.stormCpuMs);
 row(`pause-start jitter p50 ms (${jit.pauses} pauses)`, undefined, jit.p50);
 row('pause-start jitter p99 ms', undefined, jit.p99);

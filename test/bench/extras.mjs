@@ -30,8 +30,10 @@ export async function startup(n) {
 }
 
 /**
- * Per server: idle RSS and threads (1 s after start), RSS with `n` idle connections held,
- * then the storm (n connections at once, one PING each; median of `storms` runs).
+ * Per server: idle RSS and threads (1 s after start), RSS with `n` idle connections held and
+ * with `n` more (the second thousand shows what a connection costs once the heap and the
+ * compiled code have grown), then the storm (n connections at once, one PING each): the first
+ * run, and the median of the others.
  */
 export async function memoryAndStorm(bin, { n, storms, pinetdArgs, bareEnv }) {
   const out = {};
@@ -43,7 +45,11 @@ export async function memoryAndStorm(bin, { n, storms, pinetdArgs, bareEnv }) {
       const held = await hold(bin, srv.port, n, 30000);
       await sleep(1000);
       const busy = procStatus(srv.pid);
-      const answers = await held.send(); // all held connections still work
+      const more = await hold(bin, srv.port, n, 30000);
+      await sleep(1000);
+      const busier = procStatus(srv.pid);
+      const answers = await held.send(); // all held connections still work (n more idle beside them)
+      await more.close();
       await held.close();
       if (answers.error) throw new Error(`${who}: held connections: ${JSON.stringify(answers)}`);
       await sleep(500);
@@ -57,10 +63,14 @@ export async function memoryAndStorm(bin, { n, storms, pinetdArgs, bareEnv }) {
         threads: idle.threads,
         heldRssMb: busy.rssKb / 1024,
         perConnKb: (busy.rssKb - idle.rssKb) / n,
+        perConnAnonKb: (busy.anonKb - idle.anonKb) / n,
+        perConnNextKb: (busier.rssKb - busy.rssKb) / n,
+        perConnNextAnonKb: (busier.anonKb - busy.anonKb) / n,
         heldPingMs: answers.lastAtMs - answers.sentAtMs,
-        stormMs: median(runs.map((r) => r.allMs)),
-        stormP50Ms: median(runs.map((r) => r.p50Ms)),
-        stormCpuMs: median(runs.map((r) => r.cpuMs)),
+        stormFirstMs: runs[0].allMs,
+        stormMs: median(runs.slice(1).map((r) => r.allMs)),
+        stormP50Ms: median(runs.slice(1).map((r) => r.p50Ms)),
+        stormCpuMs: median(runs.slice(1).map((r) => r.cpuMs)),
       };
     } finally {
       await srv.stop();

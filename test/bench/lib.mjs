@@ -133,7 +133,9 @@ export function waitFor(srv, pred, timeoutMs, { past = true } = {}) {
 export function procStatus(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const num = (re) => Number(re.exec(s)?.[1] ?? NaN);
-  return { rssKb: num(/VmRSS:\s+(\d+) kB/), threads: num(/Threads:\s+(\d+)/) };
+  // RssAnon: what the process itself holds; VmRSS adds file pages (the node binary's code as
+  // it is first run), which are shared and which the kernel can drop.
+  return { rssKb: num(/VmRSS:\s+(\d+) kB/), anonKb: num(/RssAnon:\s+(\d+) kB/), threads: num(/Threads:\s+(\d+)/) };
 }
 
 /** CPU seconds (user + system) the process has used so far. */
