@@ -135,6 +135,21 @@ describe('PinetdServer over real sockets', () => {
     expect(got).toBe('PONG\nlast\n');
   });
 
+  it('closes a half-closed, answered connection for good: its address slot is free for the next one', async () => {
+    const { port } = await serve({ maxClientsPerIp: 1 });
+    const ask = (): Promise<string> =>
+      new Promise((resolve) => {
+        let out = '';
+        const s = net.connect({ port, host: '127.0.0.1' }, () => s.end('PING\n'));
+        s.setEncoding('utf8').on('data', (d: string) => (out += d));
+        s.on('close', () => resolve(out));
+      });
+    for (let i = 0; i < 5; i++) {
+      expect(await ask()).toBe('PONG\n');
+      await sleep(20); // the server's own 'close' follows the client's by a moment
+    }
+  });
+
   it('refuses clients beyond --max-clients with ERR busy; a server-ended one frees its slot', async () => {
     const { connect, counts } = await serve({ maxClients: 2 });
     const a = await connect();
