@@ -34,15 +34,16 @@ await build({
   // "use strict" first: esbuild's own directive would come after the banner and be no directive.
   banner: { js: "'use strict';\nconst __pinetdModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   legalComments: 'none',
-  // V8 keeps the source for lazy compilation: one non-ASCII byte (a comment's arrow) would
-  // make all of it a two-byte string, twice the memory.
+  // V8 keeps the source for lazy compilation, and one non-ASCII byte would make all of it a
+  // two-byte string, twice the memory: string literals are escaped here, comments are checked
+  // below.
   charset: 'ascii',
   logLevel: 'warning',
 });
 
 const bundle = join(outdir, 'bundle/main.cjs');
 const bytes = readFileSync(bundle);
-// charset 'ascii' escapes strings, not the comments esbuild keeps (JSDoc in class bodies).
+// What charset cannot escape: the comments esbuild keeps (JSDoc in class bodies).
 const stray = bytes.findIndex((byte) => byte > 0x7f);
 if (stray !== -1) throw new Error(`${bundle}: non-ASCII byte at offset ${stray}; the source would be held as a two-byte string`);
 // The launcher names its V8 code cache after this: V8 checks only a cache's source length.
