@@ -23,7 +23,8 @@
  * does (330 vs 30 ns a line, measured). A chunk that is pure ASCII (`isAscii`, SIMD) is decoded
  * a window of at most WINDOW bytes at a time, and its short lines are slices of that text (byte
  * and character offsets agree); the window bounds what a held connection keeps beside its
- * chunk. Long lines stay bytes so the caller can answer an ECHO without decoding it.
+ * chunk. Long lines stay bytes so the caller can answer an ECHO without decoding it: as
+ * positions in the read (IN_SOURCE) when they lie in one.
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 
@@ -40,8 +41,14 @@ export const TOO_LONG: unique symbol = Symbol('line-too-long');
 /** The line's bytes are not valid UTF-8; parsing goes on with the next line. */
 export const INVALID_UTF8: unique symbol = Symbol('invalid-utf8');
 export type ParsedLine = string | typeof TOO_LONG | typeof INVALID_UTF8;
-/** nextLine(): a short line as text, a long one (TEXT_MAX bytes or more) as its bytes. */
-export type ParsedMixed = string | Buffer | typeof TOO_LONG | typeof INVALID_UTF8;
+/**
+ * nextLine(): a long line (TEXT_MAX bytes or more) that lies in one read, at
+ * `lineSource[lineStart, lineEnd)`. Positions, not a view: a Buffer view per line was a
+ * third of a 1 KiB ECHO load (CPU profile: the FastBuffer constructor).
+ */
+export const IN_SOURCE: unique symbol = Symbol('line-in-source');
+/** nextLine(): a short line as text, a long one as IN_SOURCE, or as bytes when it spanned reads. */
+export type ParsedMixed = string | Buffer | typeof IN_SOURCE | typeof TOO_LONG | typeof INVALID_UTF8;
 
 export class LineParser {
   readonly #maxLine: number;
@@ -58,6 +65,10 @@ export class LineParser {
   #pendingLength = 0;
   #ended = false;
   #failed = false;
+  /** The last IN_SOURCE line: kept apart from #chunk, which is let go when its last line is taken. */
+  #lineSource: Buffer = EMPTY;
+  #lineStart = 0;
+  #lineEnd = 0;
 
   constructor(maxLine: number) {
     if (!Number.isInteger(maxLine) || maxLine < 1) throw new RangeError(`maxLine must be a positive integer, got ${maxLine}`);
@@ -74,14 +85,29 @@ export class LineParser {
     return this.#chunk.length - this.#pos + this.#pendingLength;
   }
 
+  /** The read the last IN_SOURCE line lies in (valid until the next nextLine()). */
+  get lineSource(): Buffer {
+    return this.#lineSource;
+  }
+
+  get lineStart(): number {
+    return this.#lineStart;
+  }
+
+  /** Where the last IN_SOURCE line ends (its `\r\n` or `\n` not included). */
+  get lineEnd(): number {
+    return this.#lineEnd;
+  }
+
   /** True once a line went over the cap; all later input is ignored. */
   get failed(): boolean {
     return this.#failed;
   }
 
   /**
-   * Adds received bytes. The parser keeps a reference until next() has returned undefined
-   * (then the unterminated rest has been copied): the caller must not reuse the buffer before.
+   * Adds received bytes. The buffer is given away: the parser keeps a reference until next()
+   * has returned undefined (then the unterminated rest has been copied), and the answer batch
+   * overwrites bytes of IN_SOURCE lines it has taken (batch.ts): the caller must not reuse it.
    */
   push(chunk: Buffer): void {
     if (this.#failed || this.#ended || chunk.length === 0) return;
@@ -106,16 +132,18 @@ export class LineParser {
   /** The next complete line, TOO_LONG / INVALID_UTF8, or undefined when more bytes are needed. */
   next(): ParsedLine | undefined {
     const line = this.nextLine();
+    if (line === IN_SOURCE) return this.#lineSource.toString('utf8', this.#lineStart, this.#lineEnd);
     return typeof line === 'object' ? line.toString('utf8') : line;
   }
 
   /**
-   * The next line: a string when shorter than TEXT_MAX bytes, else its bytes (valid UTF-8; a
-   * view into the chunk where it lies in one, valid as long as the caller keeps it: received
-   * chunks are never reused). TOO_LONG / INVALID_UTF8, or undefined when more bytes are needed.
+   * The next line: a string when shorter than TEXT_MAX bytes, else IN_SOURCE (where it lies
+   * in one read) or its bytes (a copy, where it spanned reads); valid UTF-8 in every case.
+   * TOO_LONG / INVALID_UTF8, or undefined when more bytes are needed.
    */
   nextLine(): ParsedMixed | undefined {
     if (this.#failed) return undefined;
+    this.#lineSource = EMPTY;
     const chunk = this.#chunk;
     const start = this.#pos;
     if (start < chunk.length) {
@@ -171,9 +199,12 @@ export class LineParser {
       }
       return this.#win.slice(start - this.#winStart, end - this.#winStart);
     }
-    const line = chunk.subarray(start, end);
-    if (!this.#chunkUtf8 && !isUtf8(line)) return INVALID_UTF8;
-    return end - start < TEXT_MAX ? line.toString('utf8') : line;
+    if (!this.#chunkUtf8 && !isUtf8(chunk.subarray(start, end))) return INVALID_UTF8;
+    if (end - start < TEXT_MAX) return chunk.toString('utf8', start, end);
+    this.#lineSource = chunk;
+    this.#lineStart = start;
+    this.#lineEnd = end;
+    return IN_SOURCE;
   }
 
   /** The pending bytes plus `tail`, as one line. */
@@ -202,6 +233,7 @@ export class LineParser {
     this.#win = '';
     this.#pending = [];
     this.#pendingLength = 0;
+    this.#lineSource = EMPTY;
     return TOO_LONG;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadAccessPolicy, type AccessPolicy } from '../../src/protocol/access.js';
-import { echoBytes, ECHO_BYTES_MIN, handleLine, newSession, type CommandHost } from '../../src/protocol/commands.js';
+import { ECHO_BYTES_MIN, ECHO_PREFIX, handleLine, isEchoBytes, newSession, type CommandHost } from '../../src/protocol/commands.js';
 import { KvStore } from '../../src/protocol/store.js';
 
 function setup(reading: object | null = null, store = new KvStore(), history: object[] = [], access?: AccessPolicy, peer = '127.0.0.1') {
@@ -223,26 +223,33 @@ describe('line protocol commands', () => {
   });
 });
 
-describe('byte-level fast path (echoBytes)', () => {
+describe('byte-level fast path (isEchoBytes)', () => {
   const open = newSession(undefined, '127.0.0.1');
-  it('answers a long ECHO on the bytes, exactly as handleLine would', () => {
+  it('answers a long ECHO on the bytes, exactly as handleLine would, also inside a larger read', () => {
     const text = 'é€😀 x'.repeat(60);
-    const line = Buffer.from(`ECHO ${text}`);
-    expect(line.length).toBeGreaterThanOrEqual(ECHO_BYTES_MIN);
-    const from = echoBytes(line, open);
-    expect(from).toBe(5);
-    expect(line.subarray(from).toString('utf8')).toBe(handleLine(line.toString('utf8'), { store: new KvStore(), status: () => ({}), readJson: () => undefined, historyJson: () => '[]' }, open));
+    const line = `ECHO ${text}`;
+    const read = Buffer.from(`PING\n${line}\nPING\n`);
+    const start = 5;
+    const end = start + Buffer.byteLength(line);
+    expect(end - start).toBeGreaterThanOrEqual(ECHO_BYTES_MIN);
+    expect(isEchoBytes(read, start, end, open)).toBe(true);
+    const host = { store: new KvStore(), status: () => ({}), readJson: () => undefined, historyJson: () => '[]' };
+    expect(read.toString('utf8', start + ECHO_PREFIX, end)).toBe(handleLine(line, host, open));
   });
 
   it('leaves everything else to handleLine: short or other-case ECHO, PING with arguments, other verbs', () => {
     for (const other of ['PING', 'ECHO hi', `echo ${'x'.repeat(300)}`, 'PING ', 'PINGS', 'ping', `ECHOX${'x'.repeat(300)}`, 'STATUS']) {
-      expect(echoBytes(Buffer.from(other), open), other).toBe(-1);
+      const bytes = Buffer.from(`x${other}x`);
+      expect(isEchoBytes(bytes, 1, bytes.length - 1, open), other).toBe(false);
     }
+    // The bounds count, not the buffer: a short line followed by more bytes is still short.
+    expect(isEchoBytes(Buffer.from(`ECHO hi\n${'x'.repeat(300)}`), 0, 7, open)).toBe(false);
   });
 
   it('never bypasses AUTH: a connection that has not authenticated gets no ECHO fast path', () => {
     const locked = newSession(policy({ token: TOKEN }), '127.0.0.1');
     expect(locked.authenticated).toBe(false);
-    expect(echoBytes(Buffer.from(`ECHO ${'x'.repeat(300)}`), locked)).toBe(-1);
+    const bytes = Buffer.from(`ECHO ${'x'.repeat(300)}`);
+    expect(isEchoBytes(bytes, 0, bytes.length, locked)).toBe(false);
   });
 });

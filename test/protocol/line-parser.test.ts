@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INVALID_UTF8, LineParser, TEXT_MAX, TOO_LONG, type ParsedLine } from '../../src/protocol/line-parser.js';
+import { INVALID_UTF8, IN_SOURCE, LineParser, TEXT_MAX, TOO_LONG, type ParsedLine } from '../../src/protocol/line-parser.js';
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
 /** How a test shows a line that is not valid UTF-8. */
@@ -202,20 +202,34 @@ describe('LineParser', () => {
 });
 
 describe('nextLine: short lines as text, long ones as bytes', () => {
-  it('hands out a line under TEXT_MAX bytes as a string and one of TEXT_MAX or more as its bytes', () => {
+  it('hands out a line under TEXT_MAX bytes as a string and one of TEXT_MAX or more as its place in the read', () => {
     const p = new LineParser(10_000);
     const short = `ECHO ${'a'.repeat(TEXT_MAX - 6)}`; // TEXT_MAX - 1 bytes
     const long = `ECHO ${'b'.repeat(TEXT_MAX - 5)}`; // TEXT_MAX bytes
     const wide = `ECHO ${'é'.repeat(200)}`; // 405 bytes, 205 characters: bytes count, not characters
-    p.push(bytes(`${short}\r\n${long}\n${wide}\nPING\n`));
-    const a = p.nextLine();
-    const b = p.nextLine();
-    const c = p.nextLine();
-    expect(a).toBe(short);
-    expect(Buffer.isBuffer(b) && b.toString('latin1')).toBe(long);
-    expect(Buffer.isBuffer(c) && c.toString('utf8')).toBe(wide);
+    const read = bytes(`${short}\r\n${long}\r\n${wide}\nPING\n`);
+    p.push(read);
+    expect(p.nextLine()).toBe(short);
+    expect(p.nextLine()).toBe(IN_SOURCE);
+    // The read itself, the line's bounds without its CR LF: no copy, no view.
+    expect(p.lineSource).toBe(read);
+    expect([p.lineStart, p.lineEnd]).toEqual([TEXT_MAX + 1, 2 * TEXT_MAX + 1]);
+    expect(p.nextLine()).toBe(IN_SOURCE);
+    expect(p.lineSource.toString('utf8', p.lineStart, p.lineEnd)).toBe(wide);
     expect(p.nextLine()).toBe('PING');
+    // Let go with the next call: a held connection does not keep its last read through it.
+    expect(p.lineSource.length).toBe(0);
     expect(p.nextLine()).toBeUndefined();
+  });
+
+  it('a long line that spans reads comes as a buffer of its own', () => {
+    const p = new LineParser(10_000);
+    const long = `ECHO ${'c'.repeat(TEXT_MAX)}`;
+    p.push(bytes(long.slice(0, 100)));
+    expect(p.nextLine()).toBeUndefined();
+    p.push(bytes(`${long.slice(100)}\n`));
+    const line = p.nextLine();
+    expect(Buffer.isBuffer(line) && line.toString('latin1')).toBe(long);
   });
 
   it('cuts the same lines as a plain split, whatever the chunking and window edges (seeded fuzz, ASCII and not)', () => {
@@ -243,8 +257,8 @@ describe('nextLine: short lines as text, long ones as bytes', () => {
         p.push(wire.subarray(at, at + size));
         at += size;
         for (let l = p.nextLine(); l !== undefined; l = p.nextLine()) {
-          expect(typeof l === 'symbol', String(l)).toBe(false);
-          got.push(typeof l === 'string' ? l : l.toString('utf8'));
+          expect(l === TOO_LONG || l === INVALID_UTF8, String(l)).toBe(false);
+          got.push(typeof l === 'string' ? l : l === IN_SOURCE ? p.lineSource.toString('utf8', p.lineStart, p.lineEnd) : l.toString('utf8'));
         }
       }
       expect(got).toEqual(lines);

@@ -5,15 +5,25 @@
  * whole read of pipelined requests), so a pushed line can never land inside the batch.
  *
  * The hot path (measured): short lines come from the parser as strings cut from the chunk's
- * text; an ECHO of 256 bytes or more is answered on the line's own bytes (commands.ts
- * `echoBytes`), never decoded and encoded again.
+ * text and PING / ECHO are answered inline (`quickAnswer`); an ECHO of 256 bytes or more is
+ * answered on the line's own bytes (`isEchoBytes`), never decoded and encoded again.
+ *
+ * Those ECHO answers are made in place: an answer is its request minus `ECHO `, so a run of
+ * ECHO lines in one read is moved towards the run's start (`copyWithin`, a memmove) and
+ * written as one view of the read. No buffer is allocated per batch (that was the young-
+ * generation churn behind the 1 KiB loads' pauses). It is safe because an answer only ever
+ * lands on bytes of lines already taken, never on a line not yet answered; each batch moves
+ * only the lines it took; and a read is never reused (line-parser.ts `push`).
  */
 import { ProtocolError, errLine } from '../../errors.js';
-import { echoBytes, handleLine, type CommandHost, type Session } from '../../protocol/commands.js';
-import { INVALID_UTF8, TOO_LONG, type LineParser } from '../../protocol/line-parser.js';
+import { ECHO_PREFIX, handleLine, isEchoBytes, quickAnswer, type CommandHost, type Session } from '../../protocol/commands.js';
+import { INVALID_UTF8, IN_SOURCE, TOO_LONG, type LineParser } from '../../protocol/line-parser.js';
+
+const LF = 0x0a;
+const NO_BYTES: Buffer = Buffer.alloc(0);
 
 export interface Batch {
-  /** What to write: text, or bytes when an ECHO's own bytes are in it; undefined: nothing. */
+  /** What to write: text, or bytes when ECHO answers are in it; undefined: nothing. */
   readonly data: string | Buffer | undefined;
   /** Lines answered (a fatal line not included). */
   readonly answered: number;
@@ -24,13 +34,13 @@ export interface Batch {
 }
 
 export function answerBatch(parser: LineParser, session: Session, commands: CommandHost, room: number): Batch {
-  // Answers are text, except an ECHO's, which is the request's own bytes: text is gathered in
-  // `out` and moved into `parts` only when bytes come between. An ECHO's bytes are kept as the
-  // line and where its payload starts, copied into the batch at the end: a view per answer
-  // cost more than the copy (measured).
+  // Text answers gather in `out`, ECHO answers in `run[runStart, runEnd)`: the read their
+  // requests came in. A piece moves to `parts` when the other kind comes after it.
   let out = '';
+  let run: Buffer = NO_BYTES;
+  let runStart = -1;
+  let runEnd = -1;
   let parts: (string | Buffer)[] | undefined;
-  let froms: number[] | undefined;
   let size = 0;
   let n = 0;
   let fatal: string | undefined;
@@ -40,21 +50,44 @@ export function answerBatch(parser: LineParser, session: Session, commands: Comm
       fatal = errLine(ProtocolError.LINE_TOO_LONG);
       break;
     }
-    // Short lines are text (PING, GET, SET...); a long ECHO is answered on its own bytes.
-    const from = typeof line === 'object' ? echoBytes(line, session) : -1;
-    if (from !== -1 && typeof line === 'object') {
-      parts ??= [];
-      froms ??= [];
+    // A long line: where it lies (in the read, or in a buffer of its own if it spanned reads).
+    let bytes: Buffer = NO_BYTES;
+    let start = 0;
+    let end = 0;
+    if (line === IN_SOURCE) {
+      bytes = parser.lineSource;
+      start = parser.lineStart;
+      end = parser.lineEnd;
+    } else if (typeof line === 'object') {
+      bytes = line;
+      end = line.length;
+    }
+    if (bytes !== NO_BYTES && isEchoBytes(bytes, start, end, session)) {
       if (out !== '') {
-        parts.push(out);
-        froms.push(0);
+        (parts ??= []).push(out);
+        out = '';
       }
-      parts.push(line);
-      froms.push(from);
-      out = '';
-      size += line.length - from + 1;
+      // Lines of one read follow each other: a run goes on until another kind of line comes.
+      if (runStart === -1 || bytes !== run) {
+        if (runStart !== -1) (parts ??= []).push(run.subarray(runStart, runEnd));
+        run = bytes;
+        runStart = runEnd = start;
+      }
+      bytes.copyWithin(runEnd, start + ECHO_PREFIX, end);
+      runEnd += end - start - ECHO_PREFIX;
+      bytes[runEnd++] = LF;
+      size += end - start - ECHO_PREFIX + 1;
     } else {
-      const answer = line === INVALID_UTF8 ? errLine(ProtocolError.INVALID_UTF8) : handleLine(typeof line === 'string' ? line : line.toString('utf8'), commands, session);
+      const answer =
+        typeof line === 'string'
+          ? (quickAnswer(line, session) ?? handleLine(line, commands, session))
+          : line === INVALID_UTF8
+            ? errLine(ProtocolError.INVALID_UTF8)
+            : handleLine(bytes.toString('utf8', start, end), commands, session);
+      if (runStart !== -1) {
+        (parts ??= []).push(run.subarray(runStart, runEnd));
+        runStart = -1;
+      }
       out += `${answer}\n`;
       size += answer.length + 1;
     }
@@ -62,34 +95,34 @@ export function answerBatch(parser: LineParser, session: Session, commands: Comm
     if (session.quit || size >= room) break;
     line = parser.nextLine();
   }
-  let data: string | Buffer | undefined = out === '' ? undefined : out;
-  if (parts !== undefined && froms !== undefined) {
-    if (out !== '') {
-      parts.push(out);
-      froms.push(0);
-    }
-    data = assemble(parts, froms);
+  let data: string | Buffer | undefined;
+  if (parts === undefined) {
+    // The common cases: only text, or one run of ECHOs written as a view of its read.
+    data = runStart !== -1 ? pinned(run.subarray(runStart, runEnd)) : out === '' ? undefined : out;
+  } else {
+    if (runStart !== -1) parts.push(run.subarray(runStart, runEnd));
+    if (out !== '') parts.push(out);
+    data = assemble(parts);
   }
   return { data, answered: n, fatal, dry: line === undefined };
 }
 
-/** One buffer of the batch's pieces: text as UTF-8, an ECHO's bytes from its payload on, plus its `\n`. */
-function assemble(parts: readonly (string | Buffer)[], froms: readonly number[]): Buffer {
+/**
+ * A view keeps its whole read alive while it waits in the socket's queue, but the output cap
+ * counts only the view's bytes. A client that does not read could otherwise pin a 64 KiB read
+ * per queued 300-byte ECHO answer (a read of long SETs and one ECHO): a view that is less than
+ * 3/4 of its read is copied, so what a queue pins stays within 4/3 of what the cap counts.
+ */
+function pinned(view: Buffer): Buffer {
+  return view.length * 4 >= view.buffer.byteLength * 3 ? view : Buffer.from(view);
+}
+
+/** One buffer of the batch's pieces in order: text as UTF-8, ECHO answers as they are. */
+function assemble(parts: readonly (string | Buffer)[]): Buffer {
   let bytes = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length - froms[i]! + 1;
-  }
+  for (const part of parts) bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
   const data = Buffer.allocUnsafe(bytes);
   let at = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    if (typeof part === 'string') {
-      at += data.write(part, at);
-    } else {
-      at += part.copy(data, at, froms[i]);
-      data[at++] = 0x0a;
-    }
-  }
+  for (const part of parts) at += typeof part === 'string' ? data.write(part, at) : part.copy(data, at);
   return data;
 }

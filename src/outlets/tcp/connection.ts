@@ -13,9 +13,10 @@
  * counted against one cap, `maxHeldBytes`: answering stops once the write queue plus the
  * unanswered input reach it, and nothing more is read until the queue has drained and every
  * request read so far is answered. (`socket.write()` returning false at its 16 KiB
- * high-water mark is not that cap; it only tells us a 'drain' will come.) Responses are
- * written in batches, so they are always in request order and a pushed line can never land
- * inside another one. Bytes not read stay in the kernel's buffers: TCP flow control bounds
+ * high-water mark is not that cap; it only tells us a 'drain' will come. ECHO answers
+ * queued as views of their read keep at most 4/3 of their bytes alive: batch.ts `pinned`.)
+ * Responses are written in batches, so they are always in request order and a pushed line
+ * can never land inside another one. Bytes not read stay in the kernel's buffers: TCP flow control bounds
  * them, not our heap.
  *
  * A request line must be complete within `lineTimeoutMs` of its first byte (the slow-loris
