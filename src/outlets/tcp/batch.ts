@@ -46,44 +46,41 @@ export function answerBatch(parser: LineParser, session: Session, commands: Comm
   let fatal: string | undefined;
   let line = parser.nextLine();
   while (line !== undefined) {
-    if (line === TOO_LONG) {
+    // Short lines first: the requests that come by the thousand.
+    let answer: string | undefined;
+    if (typeof line === 'string') {
+      answer = quickAnswer(line, session) ?? handleLine(line, commands, session);
+    } else if (line === TOO_LONG) {
       fatal = errLine(ProtocolError.LINE_TOO_LONG);
       break;
-    }
-    // A long line: where it lies (in the read, or in a buffer of its own if it spanned reads).
-    let bytes: Buffer = NO_BYTES;
-    let start = 0;
-    let end = 0;
-    if (line === IN_SOURCE) {
-      bytes = parser.lineSource;
-      start = parser.lineStart;
-      end = parser.lineEnd;
-    } else if (typeof line === 'object') {
-      bytes = line;
-      end = line.length;
-    }
-    if (bytes !== NO_BYTES && isEchoBytes(bytes, start, end, session)) {
-      if (out !== '') {
-        (parts ??= []).push(out);
-        out = '';
-      }
-      // Lines of one read follow each other: a run goes on until another kind of line comes.
-      if (runStart === -1 || bytes !== run) {
-        if (runStart !== -1) (parts ??= []).push(run.subarray(runStart, runEnd));
-        run = bytes;
-        runStart = runEnd = start;
-      }
-      bytes.copyWithin(runEnd, start + ECHO_PREFIX, end);
-      runEnd += end - start - ECHO_PREFIX;
-      bytes[runEnd++] = LF;
-      size += end - start - ECHO_PREFIX + 1;
+    } else if (line === INVALID_UTF8) {
+      answer = errLine(ProtocolError.INVALID_UTF8);
     } else {
-      const answer =
-        typeof line === 'string'
-          ? (quickAnswer(line, session) ?? handleLine(line, commands, session))
-          : line === INVALID_UTF8
-            ? errLine(ProtocolError.INVALID_UTF8)
-            : handleLine(bytes.toString('utf8', start, end), commands, session);
+      // A long line: in the read, or in a buffer of its own where it spanned reads.
+      const inRead = line === IN_SOURCE;
+      const bytes = line === IN_SOURCE ? parser.lineSource : line;
+      const start = inRead ? parser.lineStart : 0;
+      const end = inRead ? parser.lineEnd : bytes.length;
+      if (isEchoBytes(bytes, start, end, session)) {
+        if (out !== '') {
+          (parts ??= []).push(out);
+          out = '';
+        }
+        // Lines of one read follow each other: a run goes on until another kind of line comes.
+        if (runStart === -1 || bytes !== run) {
+          if (runStart !== -1) (parts ??= []).push(run.subarray(runStart, runEnd));
+          run = bytes;
+          runStart = runEnd = start;
+        }
+        bytes.copyWithin(runEnd, start + ECHO_PREFIX, end);
+        runEnd += end - start - ECHO_PREFIX;
+        bytes[runEnd++] = LF;
+        size += end - start - ECHO_PREFIX + 1;
+      } else {
+        answer = handleLine(bytes.toString('utf8', start, end), commands, session);
+      }
+    }
+    if (answer !== undefined) {
       if (runStart !== -1) {
         (parts ??= []).push(run.subarray(runStart, runEnd));
         runStart = -1;
