@@ -128,11 +128,11 @@ describe('PauseCycle.checkDue (a read under load starts a due pause before its t
     const pending = new Map<TimerHandle, { fn: () => void; at: number }>();
     const timers: Timers = {
       now: () => now,
-      setTimeout: (fn, ms) => {
+      setTimeout: (fn, ms, ...args) => {
         // A real (fake-clock) handle as the key, cancelled at once: only the test fires these.
         const handle = setTimeout(() => {}, 0);
         clearTimeout(handle);
-        pending.set(handle, { fn, at: now + ms });
+        pending.set(handle, { fn: () => fn(...args), at: now + ms });
         return handle;
       },
       clearTimeout: (h) => void (h !== undefined && pending.delete(h)),

@@ -6,7 +6,7 @@ import type { Timers } from '../../src/util/timers.js';
 /** Timers over vitest's fake clock (call vi.useFakeTimers() first). */
 export const fakeTimers: Timers = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  setTimeout: (fn, ms, ...args) => setTimeout(fn, ms, ...args),
   clearTimeout: (h) => clearTimeout(h),
 };
 

@@ -30,8 +30,8 @@ import { newSession, type Session } from '../../protocol/commands.js';
 import { LineParser } from '../../protocol/line-parser.js';
 import { answerBatch } from './batch.js';
 import type { ConnectionDeps } from './deps.js';
-import { IdleClock } from './idle-clock.js';
-import { LineClock } from './line-clock.js';
+import { IdleClock, type IdleOwner } from './idle-clock.js';
+import { LineClock, type LineClockOwner } from './line-clock.js';
 import { retire, type RetireMode } from './retire.js';
 
 /** The smallest answer batch worth a write (the socket's own high-water mark). */
@@ -49,7 +49,7 @@ interface OwnedSocket extends Socket {
   [CONN]?: Connection;
 }
 
-export class Connection {
+export class Connection implements IdleOwner, LineClockOwner {
   readonly socket: Socket;
   readonly remote: string;
   readonly session: Session;
@@ -67,8 +67,8 @@ export class Connection {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.session = newSession(deps.commands.access, socket.remoteAddress, this.remote);
     this.#parser = new LineParser(deps.maxLine);
-    this.#lineClock = new LineClock(deps.lineTimeoutMs, deps.timers, this.#onLineTimeout);
-    this.#idleClock = new IdleClock(deps.idleTimeoutMs, deps.timers, this.#onIdle, () => this.session.subscribed);
+    this.#lineClock = new LineClock(deps.lineTimeoutMs, deps.timers, this);
+    this.#idleClock = new IdleClock(deps.idleTimeoutMs, deps.timers, this);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     (socket as OwnedSocket)[CONN] = this;
@@ -234,11 +234,12 @@ export class Connection {
     this.#lineClock.reading(this.#state !== 'held' && !this.#awaitingDrain, now);
   }
 
-  #onLineTimeout = (): void => {
+  /** The line clock's report (LineClockOwner); not for other callers. */
+  onLineTimeout(): void {
     if (this.#state !== 'active') return;
     this.#deps.log.info({ remote: this.remote, lineTimeoutMs: this.#deps.lineTimeoutMs, bufferedBytes: this.#parser.buffered }, 'request line not completed in time, closing');
     this.end(errLine(ProtocolError.LINE_TIMEOUT), 'fatal');
-  };
+  }
 
   static #onPeerEnd(this: OwnedSocket): void {
     const conn = this[CONN];
@@ -280,6 +281,7 @@ export class Connection {
     this.off('end', Connection.#onPeerEnd);
     this.off('drain', Connection.#onDrain);
     conn.#closed();
+    conn.#deps.onClosed(conn);
   }
 
   #clearTimers(): void {
@@ -287,9 +289,15 @@ export class Connection {
     this.#lineClock.close();
   }
 
-  #onIdle = (silentMs: number): void => {
+  /** The idle clock's report (IdleOwner); not for other callers. */
+  onIdle(silentMs: number): void {
     if (this.#state !== 'active') return;
     this.#deps.log.info({ remote: this.remote, idleMs: silentMs }, 'idle timeout, closing');
     this.end(errLine(ProtocolError.IDLE_TIMEOUT));
-  };
+  }
+
+  /** A subscriber is silent by design while it waits for pushes: never idle (IdleOwner). */
+  get idleExempt(): boolean {
+    return this.session.subscribed;
+  }
 }

@@ -26,4 +26,6 @@ export interface ConnectionDeps {
   onRead(now: number): void;
   /** The server ended or lost this connection: it stops counting toward --max-clients. */
   onEnded(conn: Connection): void;
+  /** Its socket is closed (after onEnded): the address's slot is free. One function for all, not a listener each. */
+  onClosed(conn: Connection): void;
 }

@@ -11,22 +11,28 @@
  */
 import type { TimerHandle, Timers } from '../../util/timers.js';
 
+/** What the clock reports to. An owner, not callbacks: closures per connection cost heap. */
+export interface IdleOwner {
+  /** Silent for the timeout (held time not counted). */
+  onIdle(silentMs: number): void;
+  /** Asked when the timer fires: never idle while true (a subscriber). */
+  readonly idleExempt: boolean;
+}
+
 export class IdleClock {
   readonly #timeoutMs: number;
   readonly #timers: Timers;
-  readonly #onIdle: (silentMs: number) => void;
-  readonly #exempt: () => boolean;
+  readonly #owner: IdleOwner;
   #lastActivity: number;
   /** When the clock was stopped (-1: it runs). */
   #stoppedAt = -1;
   #timer: TimerHandle | undefined;
 
-  /** timeoutMs 0 disables it. `exempt`: asked when the timer fires (a subscriber). Starts stopped. */
-  constructor(timeoutMs: number, timers: Timers, onIdle: (silentMs: number) => void, exempt: () => boolean) {
+  /** timeoutMs 0 disables it. Starts stopped. */
+  constructor(timeoutMs: number, timers: Timers, owner: IdleOwner) {
     this.#timeoutMs = timeoutMs;
     this.#timers = timers;
-    this.#onIdle = onIdle;
-    this.#exempt = exempt;
+    this.#owner = owner;
     this.#lastActivity = timers.now();
     this.#stoppedAt = this.#lastActivity;
   }
@@ -64,17 +70,17 @@ export class IdleClock {
   #arm(delay: number): void {
     if (this.#timeoutMs === 0) return;
     this.close();
-    this.#timer = this.#timers.setTimeout(this.#fire, delay);
+    this.#timer = this.#timers.setTimeout(IdleClock.#fire, delay, this);
     this.#timer.unref();
   }
 
-  #fire = (): void => {
-    this.#timer = undefined;
-    if (this.#stoppedAt >= 0) return; // stopped: start() arms it for the remainder
-    const now = this.#timers.now();
-    if (this.#exempt()) this.#lastActivity = now;
-    const silent = now - this.#lastActivity;
-    if (silent < this.#timeoutMs) this.#arm(this.#timeoutMs - silent);
-    else this.#onIdle(silent);
-  };
+  static #fire(clock: IdleClock): void {
+    clock.#timer = undefined;
+    if (clock.#stoppedAt >= 0) return; // stopped: start() arms it for the remainder
+    const now = clock.#timers.now();
+    if (clock.#owner.idleExempt) clock.#lastActivity = now;
+    const silent = now - clock.#lastActivity;
+    if (silent < clock.#timeoutMs) clock.#arm(clock.#timeoutMs - silent);
+    else clock.#owner.onIdle(silent);
+  }
 }

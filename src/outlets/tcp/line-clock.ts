@@ -6,10 +6,16 @@
  */
 import type { TimerHandle, Timers } from '../../util/timers.js';
 
+/** What the clock reports to (an owner, not a callback: a closure per connection costs heap). */
+export interface LineClockOwner {
+  /** The unterminated line has had `elapsedMs` of reading time, at least the timeout. */
+  onLineTimeout(elapsedMs: number): void;
+}
+
 export class LineClock {
   readonly #timeoutMs: number;
   readonly #timers: Timers;
-  readonly #onExpired: (elapsedMs: number) => void;
+  readonly #owner: LineClockOwner;
   /** Time the connection was not read, summed, and since when it is not read now (-1: it is). */
   #notReadingMs = 0;
   #notReadingSince = -1;
@@ -19,10 +25,10 @@ export class LineClock {
   #timer: TimerHandle | undefined;
 
   /** timeoutMs 0 disables the clock. */
-  constructor(timeoutMs: number, timers: Timers, onExpired: (elapsedMs: number) => void) {
+  constructor(timeoutMs: number, timers: Timers, owner: LineClockOwner) {
     this.#timeoutMs = timeoutMs;
     this.#timers = timers;
-    this.#onExpired = onExpired;
+    this.#owner = owner;
   }
 
   /** A line was taken: the clock restarts once the parser runs dry with bytes left over. */
@@ -70,16 +76,16 @@ export class LineClock {
   }
 
   #arm(delay: number): void {
-    this.#timer = this.#timers.setTimeout(this.#fire, delay);
+    this.#timer = this.#timers.setTimeout(LineClock.#fire, delay, this);
     this.#timer.unref();
   }
 
-  #fire = (): void => {
-    this.#timer = undefined;
+  static #fire(clock: LineClock): void {
+    clock.#timer = undefined;
     // Not read right now (a pause, waiting for 'drain'): reading(true) restarts the timer.
-    if (this.#startedAt < 0 || this.#notReadingSince >= 0) return;
-    const elapsed = this.#elapsed(this.#timers.now());
-    if (elapsed < this.#timeoutMs) this.#arm(this.#timeoutMs - elapsed);
-    else this.#onExpired(elapsed);
-  };
+    if (clock.#startedAt < 0 || clock.#notReadingSince >= 0) return;
+    const elapsed = clock.#elapsed(clock.#timers.now());
+    if (elapsed < clock.#timeoutMs) clock.#arm(clock.#timeoutMs - elapsed);
+    else clock.#owner.onLineTimeout(elapsed);
+  }
 }

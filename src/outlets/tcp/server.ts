@@ -95,6 +95,13 @@ export class PinetdServer {
       onEnded: (c) => {
         if (this.#live.delete(c)) opts.onClientCount?.(this.#live.size);
       },
+      onClosed: (c) => {
+        this.#sockets.delete(c.socket);
+        // The slot is the address's until the socket is gone (a retiring socket still holds one).
+        // remoteAddress is Node's cached getpeername() from the accept, so it outlives the handle.
+        this.#perIp.release(c.socket.remoteAddress);
+        opts.log.info({ remote: c.remote }, 'client disconnected');
+      },
     };
     // pauseOnConnect: a connection accepted during a pause is held unread.
     // allowHalfOpen: a client may send its requests and FIN, and still get every answer.
@@ -172,13 +179,6 @@ export class PinetdServer {
     if (!this.#perIp.acquire(address)) return this.#refuse(socket, 'busy', 'max clients per address', errLine(ProtocolError.BUSY));
     const conn = new Connection(socket, this.#connDeps, this.#held);
     this.#live.add(conn);
-    // 'close' comes once: `on`, not `once`, which would add a wrapper per socket.
-    socket.on('close', () => {
-      this.#sockets.delete(socket);
-      // The slot is the address's until the socket is gone (a retiring socket still holds one).
-      this.#perIp.release(address);
-      this.#opts.log.info({ remote: conn.remote }, 'client disconnected');
-    });
     this.#opts.log.info({ remote: conn.remote, clients: this.#live.size }, 'client connected');
     this.#opts.onClientCount?.(this.#live.size);
   };

@@ -146,10 +146,10 @@ export class ManualTimers implements Timers {
     return this.#now;
   }
 
-  setTimeout(fn: () => void, ms: number): TimerHandle {
+  setTimeout<A extends unknown[]>(fn: (...args: A) => void, ms: number, ...args: A): TimerHandle {
     const handle = setTimeout(() => {}, 0);
     clearTimeout(handle);
-    this.#due.set(handle, { at: this.#now + ms, fn });
+    this.#due.set(handle, { at: this.#now + ms, fn: () => fn(...args) });
     return handle;
   }
 

@@ -222,7 +222,7 @@ describe('watchdog', () => {
 
   it('uses an unref-ed timer, so an armed watchdog never keeps the daemon alive', () => {
     const handles: TimerHandle[] = [];
-    const timers: Timers = { ...realTimers, setTimeout: (fn, ms) => (handles.push(realTimers.setTimeout(fn, ms)), handles.at(-1)!) };
+    const timers: Timers = { ...realTimers, setTimeout: (fn, ms, ...args) => (handles.push(realTimers.setTimeout(fn, ms, ...args)), handles.at(-1)!) };
     const { n } = notifier({ timers }, { NOTIFY_SOCKET: '/run/fake/notify', WATCHDOG_USEC: '60000000' });
     expect(handles).toHaveLength(1);
     expect(handles[0]!.hasRef()).toBe(false);

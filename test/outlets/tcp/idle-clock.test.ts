@@ -11,7 +11,12 @@ afterEach(() => {
 
 function clock(timeoutMs = 1000, exempt = () => false) {
   const idle: number[] = [];
-  const c = new IdleClock(timeoutMs, fakeTimers, (ms) => idle.push(ms), exempt);
+  const c = new IdleClock(timeoutMs, fakeTimers, {
+    onIdle: (ms) => void idle.push(ms),
+    get idleExempt() {
+      return exempt();
+    },
+  });
   return { c, idle };
 }
 

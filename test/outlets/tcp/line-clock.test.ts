@@ -11,7 +11,7 @@ afterEach(() => {
 
 function clock(timeoutMs = 1000) {
   const expired: number[] = [];
-  return { c: new LineClock(timeoutMs, fakeTimers, (ms) => expired.push(ms)), expired };
+  return { c: new LineClock(timeoutMs, fakeTimers, { onLineTimeout: (ms) => void expired.push(ms) }), expired };
 }
 
 describe('LineClock (the slow-loris guard)', () => {
