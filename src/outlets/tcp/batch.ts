@@ -57,10 +57,9 @@ export function answerBatch(parser: LineParser, session: Session, commands: Comm
       answer = errLine(ProtocolError.INVALID_UTF8);
     } else {
       // A long line: in the read, or in a buffer of its own where it spanned reads.
-      const inRead = line === IN_SOURCE;
       const bytes = line === IN_SOURCE ? parser.lineSource : line;
-      const start = inRead ? parser.lineStart : 0;
-      const end = inRead ? parser.lineEnd : bytes.length;
+      const start = line === IN_SOURCE ? parser.lineStart : 0;
+      const end = line === IN_SOURCE ? parser.lineEnd : bytes.length;
       if (isEchoBytes(bytes, start, end, session)) {
         if (out !== '') {
           (parts ??= []).push(out);

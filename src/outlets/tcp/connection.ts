@@ -16,8 +16,8 @@
  * high-water mark is not that cap; it only tells us a 'drain' will come. ECHO answers
  * queued as views of their read keep at most 4/3 of their bytes alive: batch.ts `pinned`.)
  * Responses are written in batches, so they are always in request order and a pushed line
- * can never land inside another one. Bytes not read stay in the kernel's buffers: TCP flow control bounds
- * them, not our heap.
+ * can never land inside another one. Bytes not read stay in the kernel's buffers: TCP flow
+ * control bounds them, not our heap.
  *
  * A request line must be complete within `lineTimeoutMs` of its first byte (the slow-loris
  * guard); time the connection is not read (a pause, waiting for 'drain') does not count.

@@ -5,8 +5,9 @@
  *
  * - `fatal` (line-too-long, line-timeout, busy, forbidden, auth failures): the peer is
  *   misbehaving or unwanted. Reading stops at once (a paused stream still buffers one read;
- *   TCP flow control holds the rest back, not our CPU), the last line is written, and the socket is destroyed as soon as that line has been
- *   handed to the kernel, or after FATAL_DEADLINE_MS if the peer does not take it.
+ *   TCP flow control holds the rest back, not our CPU), the last line is written, and the
+ *   socket is destroyed as soon as that line has been handed to the kernel, or after
+ *   FATAL_DEADLINE_MS if the peer does not take it.
  * - `graceful` (QUIT, idle timeout, SHUTDOWN, the peer's own FIN): input is read and discarded
  *   so the peer's FIN is seen and closing never turns into an RST over unread data (which
  *   could make the peer's kernel throw away our last line) — but at most DISCARD_LIMIT bytes.
