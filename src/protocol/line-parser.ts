@@ -153,7 +153,11 @@ export class LineParser {
         const end = i > at && win.charCodeAt(i - 1) === CR ? i - 1 : i;
         if (end - at < TEXT_MAX && end - at <= this.#maxLine) {
           this.#pos = this.#winStart + i + 1;
-          if (this.#pos === this.#chunk.length) this.#letGo();
+          if (this.#pos === this.#chunk.length) {
+            this.#letGo();
+            // An earlier IN_SOURCE line of this read must not keep it alive past its last line.
+            this.#lineSource = EMPTY;
+          }
           return win.slice(at, end);
         }
       }

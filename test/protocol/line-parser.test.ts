@@ -222,6 +222,19 @@ describe('nextLine: short lines as text, long ones as bytes', () => {
     expect(p.nextLine()).toBeUndefined();
   });
 
+  it('lets a read go once its last line is taken, also when a short line follows a long one in an ASCII read', () => {
+    const p = new LineParser(10_000);
+    // The first PING decodes a text window that covers the whole read; the last PING is cut from it.
+    const read = bytes(`PING\nECHO ${'d'.repeat(TEXT_MAX)}\nPING\n`);
+    p.push(read);
+    expect(p.nextLine()).toBe('PING');
+    expect(p.nextLine()).toBe(IN_SOURCE);
+    expect(p.lineSource).toBe(read);
+    expect(p.nextLine()).toBe('PING');
+    expect(p.lineSource.length).toBe(0);
+    expect(p.held).toBe(0);
+  });
+
   it('a long line that spans reads comes as a buffer of its own', () => {
     const p = new LineParser(10_000);
     const long = `ECHO ${'c'.repeat(TEXT_MAX)}`;

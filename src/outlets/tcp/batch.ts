@@ -71,10 +71,12 @@ export function answerBatch(parser: LineParser, session: Session, commands: Comm
           run = bytes;
           runStart = runEnd = start;
         }
+        // The payload, then its `\n` (where the request's CR or LF was, or before).
+        const answerBytes = end - start - ECHO_PREFIX + 1;
         bytes.copyWithin(runEnd, start + ECHO_PREFIX, end);
-        runEnd += end - start - ECHO_PREFIX;
-        bytes[runEnd++] = LF;
-        size += end - start - ECHO_PREFIX + 1;
+        runEnd += answerBytes;
+        bytes[runEnd - 1] = LF;
+        size += answerBytes;
       } else {
         answer = handleLine(bytes.toString('utf8', start, end), commands, session);
       }
