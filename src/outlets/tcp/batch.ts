@@ -48,8 +48,16 @@ export function answerBatch(parser: LineParser, session: Session, commands: Comm
   while (line !== undefined) {
     // Short lines first: the requests that come by the thousand.
     let answer: string | undefined;
+    // The room is in bytes; a text answer's length is in UTF-16 units, a third of the bytes
+    // for a GET of CJK text. Quick answers (PONG, a short ECHO) are at most their request's
+    // bytes, which one read bounds, so only the other answers are measured: off the hot path.
+    let measure = false;
     if (typeof line === 'string') {
-      answer = quickAnswer(line, session) ?? handleLine(line, commands, session);
+      answer = quickAnswer(line, session);
+      if (answer === undefined) {
+        answer = handleLine(line, commands, session);
+        measure = true;
+      }
     } else if (line === TOO_LONG) {
       fatal = errLine(ProtocolError.LINE_TOO_LONG);
       break;
@@ -79,6 +87,7 @@ export function answerBatch(parser: LineParser, session: Session, commands: Comm
         size += answerBytes;
       } else {
         answer = handleLine(bytes.toString('utf8', start, end), commands, session);
+        measure = true;
       }
     }
     if (answer !== undefined) {
@@ -87,7 +96,7 @@ export function answerBatch(parser: LineParser, session: Session, commands: Comm
         runStart = -1;
       }
       out += `${answer}\n`;
-      size += answer.length + 1;
+      size += (measure ? Buffer.byteLength(answer) : answer.length) + 1;
     }
     n += 1;
     if (session.quit || size >= room) break;

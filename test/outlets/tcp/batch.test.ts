@@ -82,6 +82,20 @@ describe('answerBatch', () => {
     expect(Buffer.isBuffer(last) && last.buffer).not.toBe(mixed.buffer);
   });
 
+  it('measures its room in bytes: GETs of a value in three-byte characters fill a batch at its room, not at three times it', () => {
+    const commands = host();
+    const value = '€'.repeat(3000); // 9000 bytes in UTF-8, 3000 UTF-16 units
+    expect(commands.store.set('k', value)).toBe(true);
+    const answerBytes = Buffer.byteLength(`${handleLine('GET k', commands, newSession(undefined, '127.0.0.1'))}\n`);
+    const p = new LineParser(4096);
+    p.push(Buffer.from('GET k\n'.repeat(20)));
+    const room = 16 * 1024;
+    const made = batches(p, newSession(undefined, '127.0.0.1'), commands, room);
+    expect(made.reduce((n, b) => n + b.answered, 0)).toBe(20);
+    // A batch stops at the answer that reaches its room: at most one answer past it.
+    for (const b of made) expect(bytesOf(b.data).length).toBeLessThan(room + answerBytes);
+  });
+
   it('gives a session that has not authenticated no ECHO, long or short, and leaves its read as it was', () => {
     const p = new LineParser(4096);
     const access = loadAccessPolicy({ host: '127.0.0.1', allow: [], authTokenFile: '/token', protectedMode: 'on' }, () => 'a token');
