@@ -46,7 +46,7 @@ async function one(bin, srv, cell, warmMs, measureMs) {
 }
 
 /**
- * Runs the cells; returns [{cell, bare, pinetd}] with per-server mean req/s, median p50/p99
+ * Runs the cells; returns [{cell, bare, pinetd}] with per-server median req/s, p50 and p99
  * (us) over the rounds, the load generator's and the server's CPU %.
  */
 export async function runMatrix(bin, cells, { pinetdArgs, rounds, warmMs, measureMs, log }) {
@@ -73,7 +73,7 @@ export async function runMatrix(bin, cells, { pinetdArgs, rounds, warmMs, measur
         }
       }
       const agg = (xs) => ({
-        rps: mean(xs.map((x) => x.rps)),
+        rps: median(xs.map((x) => x.rps)),
         p50: median(xs.map((x) => x.p50us)),
         p99: median(xs.map((x) => x.p99us)),
         lgCpu: Math.max(...xs.map((x) => x.cpuPct)),
