@@ -172,7 +172,11 @@ build_arch() {
   [ ${#nodes[@]} -gt 0 ] || say "[$arch] warning: no native addons found"
 
   # the app and what install.sh installs
-  cp -r "$work/dist" "$stage/dist"
+  # Only what runs: the launcher and the bundle (tsc's per-module output is what the bundle
+  # was made from; shipping it would be 1 MB of dead files on the board's SD card).
+  mkdir -p "$stage/dist/cli"
+  cp "$work/dist/cli/pinetd.cjs" "$stage/dist/cli/"
+  cp -r "$work/dist/bundle" "$stage/dist/bundle"
   mkdir -p "$stage/systemd" "$stage/avahi"
   cp "$repo/systemd/pinetd.service" "$repo/systemd/config.example.json" "$stage/systemd/"
   cp "$repo/deploy/pinetd.avahi.service" "$stage/avahi/pinetd.service"

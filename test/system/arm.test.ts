@@ -8,7 +8,7 @@
  * Emulated JS runs 11-14x slower than native: every wait is on a log line or a reply, with
  * generous bounds, never a sleep.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,9 +82,11 @@ describe.skipIf(!ENABLED)(title, () => {
       it('builds pinetd-<version>-linux-<arch>.tar.gz with an ARM epoll.node and its glibc floor', () => {
         const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
         expect(basename(tarball)).toBe(`pinetd-${version}-linux-${arch}.tar.gz`);
-        for (const f of ['dist/cli/pinetd.cjs', 'package.json', 'install.sh', 'systemd/pinetd.service', 'systemd/config.example.json', 'avahi/pinetd.service', 'node_modules/epoll/build/Release/epoll.node']) {
+        for (const f of ['dist/cli/pinetd.cjs', 'dist/bundle/main.cjs', 'dist/bundle/main.cjs.sha256', 'package.json', 'install.sh', 'systemd/pinetd.service', 'systemd/config.example.json', 'avahi/pinetd.service', 'node_modules/epoll/build/Release/epoll.node']) {
           expect(existsSync(join(root, f)), f).toBe(true);
         }
+        // Only what runs: the launcher and the bundle, not tsc's per-module output.
+        expect(readdirSync(join(root, 'dist'), { recursive: true }).map(String).sort()).toEqual(['bundle', 'bundle/main.cjs', 'bundle/main.cjs.sha256', 'cli', 'cli/pinetd.cjs']);
         const info = readFileSync(join(root, 'BUILDINFO'), 'utf8');
         expect(info).toContain(`PINETD_ARCH=${arch}`);
         expect(info).toContain(`NODE_MAJOR=${NODE_MAJOR}`);
