@@ -171,7 +171,6 @@ export class PinetdServer {
     }
     // Per connection as few closures and listeners as will do: 1000 idle clients are 1000 of each.
     this.#sockets.add(socket);
-    socket.on('error', noop);
     const address = socket.remoteAddress;
     if (!this.#allow.allows(address)) return this.#refuse(socket, 'forbidden', 'not in --allow', errLine(ProtocolError.FORBIDDEN));
     if (this.#draining) return this.#refuse(socket, 'shutdown', 'shutting down', SHUTDOWN_NOTICE);
@@ -184,6 +183,8 @@ export class PinetdServer {
   };
 
   #refuse(socket: net.Socket, reason: 'forbidden' | 'busy' | 'shutdown', why: string, line: string): void {
+    // An admitted socket gets the connection's own 'error' listener; a refused one this.
+    socket.on('error', noop);
     socket.on('close', () => this.#sockets.delete(socket));
     this.#refusedLog[reason]({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: why }, 'connection refused');
     // Refused clients get one line and are closed unread; they never count as clients.
