@@ -183,7 +183,7 @@ export class PinetdServer {
   };
 
   #refuse(socket: net.Socket, reason: 'forbidden' | 'busy' | 'shutdown', why: string, line: string): void {
-    // An admitted socket gets the connection's own 'error' listener; a refused one this.
+    // No Connection listens on a refused socket: a reset while it retires must not throw.
     socket.on('error', noop);
     socket.on('close', () => this.#sockets.delete(socket));
     this.#refusedLog[reason]({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: why }, 'connection refused');
