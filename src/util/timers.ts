@@ -5,6 +5,18 @@
  */
 export type TimerHandle = ReturnType<typeof setTimeout>;
 
+/*
+ * Initial values for fields that will hold clock readings, so that they are doubles from the
+ * start. V8 lays a field out by its first value: a small integer (-1, 0) makes it an integer
+ * field, and the first reading stored there later changes the layout of every instance at
+ * once, each migrated on its next access (--trace-generalization: every connection's line
+ * clock, the first time one of them waited or was held).
+ */
+/** "No time": below 0 in every comparison, like the -1 it stands for. */
+export const NO_TIME = -Infinity;
+/** A double zero for sums of milliseconds (equal to 0 in every comparison). */
+export const ZERO_MS = -0;
+
 export interface Timers {
   now(): number;
   /**

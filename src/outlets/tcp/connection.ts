@@ -3,25 +3,23 @@
  *
  * Its lifecycle is one state field (after Go's net/http ConnState):
  *
- *   active ⇄ held            reading / held unread by the pause cycle
+ *   active ⇄ held            answering / held by the pause cycle (one read kept, unanswered)
  *   active|held → closing    we ended it (QUIT, idle, line too long, shutdown): flushing
  *   any → closed             the socket is gone
  *
  * Backpressure is a separate, write-side fact (`#awaitingDrain`). Everything one connection
- * makes the daemon hold — its unanswered requests (kept as received bytes by the parser, at
- * most one socket read), the answer batch being built and the socket's write queue — is
- * counted against one cap, `maxHeldBytes`: answering stops once the write queue plus the
- * unanswered input reach it, and nothing more is read until the queue has drained and every
- * request read so far is answered. (`socket.write()` returning false at its 16 KiB
- * high-water mark is not that cap; it only tells us a 'drain' will come; batch.ts `pinned`
- * keeps ECHO answers queued as views within 4/3 of it.) Responses are written in batches, so
- * they are in request order and a pushed line never lands inside another one. Bytes not read
- * stay in the kernel's buffers: TCP flow control bounds them, not our heap.
+ * makes the daemon hold (its unanswered requests, kept as received bytes by the parser, at
+ * most one socket read; the answer batch; the socket's write queue) counts against one cap,
+ * `maxHeldBytes`: answering stops once the write queue plus the unanswered input reach it,
+ * and nothing more is read until the queue has drained and every request read so far is
+ * answered. (`socket.write()` returning false at its 16 KiB high-water mark is not that cap,
+ * only a promise of 'drain'; batch.ts `pinned` keeps queued ECHO views within 4/3 of it.)
+ * Answers go out in batches, in request order; a pushed line never lands inside one. Bytes
+ * not read stay in the kernel's buffers: TCP flow control bounds them, not our heap.
  *
  * A request line must be complete within `lineTimeoutMs` of its first byte (the slow-loris
  * guard); time the connection is not read (a pause, waiting for 'drain') does not count.
- * Fatal errors (line-too-long, line-timeout) end it with `retire(..., 'fatal')`: reading
- * stops at once.
+ * Fatal errors (line-too-long, line-timeout) end it with `retire(..., 'fatal')`.
  */
 import type { Socket } from 'node:net';
 import { ProtocolError, errLine } from '../../errors.js';
@@ -54,6 +52,8 @@ export class Connection implements IdleOwner, LineClockOwner {
   readonly #parser: LineParser;
   #state: ConnState = 'active';
   #awaitingDrain = false;
+  /** We paused the socket (waiting for 'drain', or a second read while held). */
+  #paused = false;
   #peerEnded = false;
   readonly #idleClock: IdleClock;
   readonly #lineClock: LineClock;
@@ -64,8 +64,8 @@ export class Connection implements IdleOwner, LineClockOwner {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.session = newSession(deps.commands.access, socket.remoteAddress, this.remote);
     this.#parser = new LineParser(deps.maxLine);
-    this.#lineClock = new LineClock(deps.lineTimeoutMs, deps.timers, this);
-    this.#idleClock = new IdleClock(deps.idleTimeoutMs, deps.timers, this);
+    this.#lineClock = new LineClock(deps.lineTimeoutMs, deps.clock, this);
+    this.#idleClock = new IdleClock(deps.idleTimeoutMs, deps.clock, this);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     (socket as OwnedSocket)[CONN] = this;
@@ -74,38 +74,35 @@ export class Connection implements IdleOwner, LineClockOwner {
     socket.on('drain', Connection.#onDrain);
     socket.on('error', Connection.#onError);
     socket.on('close', Connection.#onClose);
-    // The server accepts with pauseOnConnect, so nothing is read until we say so.
-    if (held) this.hold();
-    else {
-      socket.resume();
-      this.#idleClock.start();
-    }
+    socket.resume(); // the server accepts with pauseOnConnect
+    this.#idleClock.start();
+    if (held) this.#state = 'held';
   }
 
   get state(): ConnState {
     return this.#state;
   }
 
-  /** The pause cycle holds the connection: nothing is read or answered, idle time stops. */
+  /**
+   * Held by the pause cycle: nothing is answered. The clocks count serving time, which stands
+   * still then (serving-clock.ts), and the socket is not paused: it takes one read into the
+   * parser (#read), so releasing the usual client is answering it, not a resume() per socket.
+   */
   hold(): void {
-    if (this.#state !== 'active') return;
-    this.#state = 'held';
-    this.socket.pause();
-    // One clock reading for both clocks: a pause holds every connection at once.
-    const now = this.#deps.timers.now();
-    this.#idleClock.stop(now);
-    this.#syncLineClock(now);
+    if (this.#state === 'active') this.#state = 'held';
   }
 
-  release(): void {
-    if (this.#state !== 'held') return;
+  /** Lets it go; true when what came meanwhile waits for answerHeld(), once all are let go. */
+  release(): boolean {
+    if (this.#state !== 'held') return false;
     this.#state = 'active';
-    const now = this.#deps.timers.now();
-    this.#idleClock.start(now);
-    this.#syncLineClock(now);
-    // Still waiting for 'drain'? Then the drain handler continues the queue, not us.
-    if (!this.#awaitingDrain) this.#work();
     this.#resumeReading();
+    // Still waiting for 'drain'? Then the drain handler continues the queue, not us.
+    return !this.#awaitingDrain && (this.#parser.held > 0 || this.#peerEnded);
+  }
+
+  answerHeld(): void {
+    if (!this.#awaitingDrain) this.#work();
   }
 
   /** A server notice (SHUTDOWN): a line in `lines` mode, bare text in `echo` mode. */
@@ -144,13 +141,16 @@ export class Connection implements IdleOwner, LineClockOwner {
   }
 
   #resumeReading(): void {
-    if (this.#state === 'active' && !this.#awaitingDrain) this.socket.resume();
+    if (this.#paused && this.#state === 'active' && !this.#awaitingDrain) {
+      this.#paused = false;
+      this.socket.resume();
+    }
   }
 
   #closed(): void {
-    const wasCounted = this.#state !== 'closing' && this.#state !== 'closed';
+    const counted = this.#state !== 'closing' && this.#state !== 'closed';
     this.#state = 'closed';
-    if (wasCounted) this.#deps.onEnded(this);
+    if (counted) this.#deps.onEnded(this);
   }
 
   static #onData(this: OwnedSocket, chunk: Buffer): void {
@@ -160,7 +160,18 @@ export class Connection implements IdleOwner, LineClockOwner {
 
   #read(chunk: Buffer): void {
     const now = this.#deps.timers.now();
-    this.#idleClock.touch(now);
+    this.#idleClock.touch(this.#deps.clock.at(now));
+    if (this.#state === 'held') {
+      // The parser keeps one read (echo mode none); the rest goes back to the socket's buffer,
+      // which stops reading at its high-water mark. The release's resume() replays it in order.
+      if (this.#deps.protocol === 'lines' && this.#parser.held === this.#parser.buffered) this.#parser.push(chunk);
+      else {
+        this.#paused = true;
+        this.socket.pause();
+        this.socket.unshift(chunk);
+      }
+      return;
+    }
     if (this.#deps.protocol === 'echo') {
       if (!this.socket.write(chunk) || this.socket.writableLength >= this.#deps.maxHeldBytes) this.#waitForDrain();
       this.#deps.onRequests(1);
@@ -172,9 +183,9 @@ export class Connection implements IdleOwner, LineClockOwner {
   }
 
   #waitForDrain(): void {
-    this.#awaitingDrain = true;
+    this.#awaitingDrain = this.#paused = true;
     this.socket.pause();
-    this.#syncLineClock();
+    this.#lineClock.reading(false);
   }
 
   /**
@@ -225,11 +236,6 @@ export class Connection implements IdleOwner, LineClockOwner {
     }
   }
 
-  /** The line clock runs only while the connection is read (not held, not awaiting drain). */
-  #syncLineClock(now?: number): void {
-    this.#lineClock.reading(this.#state !== 'held' && !this.#awaitingDrain, now);
-  }
-
   /** The line clock's report (LineClockOwner); not for other callers. */
   onLineTimeout(): void {
     if (this.#state !== 'active') return;
@@ -237,20 +243,15 @@ export class Connection implements IdleOwner, LineClockOwner {
     this.end(errLine(ProtocolError.LINE_TIMEOUT), 'fatal');
   }
 
+  /** The client half-closed: answer what it sent (a last line without `\n` counts), then close. */
   static #onPeerEnd(this: OwnedSocket): void {
     const conn = this[CONN];
-    if (conn !== undefined) conn.#peerEnd();
-  }
-
-  #peerEnd(): void {
-    // The client half-closed: answer what it sent (a last line without `\n` counts), then close.
-    if (this.#deps.protocol === 'lines' && (this.#state === 'active' || this.#state === 'held')) {
-      this.#peerEnded = true;
-      this.#parser.end();
-      if (!this.#awaitingDrain) this.#work();
-      return;
-    }
-    this.end();
+    if (conn === undefined) return;
+    if (conn.#deps.protocol === 'lines' && (conn.#state === 'active' || conn.#state === 'held')) {
+      conn.#peerEnded = true;
+      conn.#parser.end();
+      if (!conn.#awaitingDrain) conn.#work();
+    } else conn.end();
   }
 
   /** The socket took its queued output: continue answering, then reading. */
@@ -258,7 +259,7 @@ export class Connection implements IdleOwner, LineClockOwner {
     const conn = this[CONN];
     if (conn === undefined || !conn.#awaitingDrain) return;
     conn.#awaitingDrain = false;
-    conn.#syncLineClock();
+    conn.#lineClock.reading(true);
     conn.#work();
     conn.#resumeReading();
   }

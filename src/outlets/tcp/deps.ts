@@ -4,6 +4,7 @@ import type { Protocol } from '../../config/options.js';
 import type { CommandHost } from '../../protocol/commands.js';
 import type { Timers } from '../../util/timers.js';
 import type { Connection } from './connection.js';
+import type { ServingClock } from './serving-clock.js';
 
 export interface ConnectionDeps {
   readonly protocol: Protocol;
@@ -20,6 +21,8 @@ export interface ConnectionDeps {
   readonly commands: CommandHost;
   readonly log: Logger;
   readonly timers: Timers;
+  /** Serving time (stands still while the pause holds connections): what the timeouts count. */
+  readonly clock: ServingClock;
   /** Requests answered, once per batch (STATUS counters, the activity LED). */
   onRequests(count: number): void;
   /** A chunk was read at `now` (and answered, unless held): a pause that is due may start (PauseCycle.checkDue). */

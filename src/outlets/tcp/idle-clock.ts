@@ -1,15 +1,12 @@
 /**
- * The idle timeout of one connection: it is closed after `timeoutMs` without a read. Lazy
- * like the line clock: a read only stamps a time (`touch`, on the hot path), the timer
- * re-arms itself for the remainder when it fires. Time held by a pause does not count, and
- * a subscriber, silent by design while it waits for pushes, never times out (TCP keepalive
- * catches dead peers).
- *
- * A pause stops the clock but leaves its timer armed: releasing 1000 held connections then
- * costs no timer work (the release is the pause's critical path), except for the few whose
- * timer came due during the pause; start() arms those for exactly what is left.
+ * The idle timeout of one connection: it is closed after `timeoutMs` of serving time without
+ * a read. Lazy like the line clock: a read only stamps a time (`touch`, on the hot path), the
+ * timer re-arms itself for the remainder when it fires. Time held by a pause does not count
+ * (the serving clock stands still then), and a subscriber, silent by design while it waits
+ * for pushes, never times out (TCP keepalive catches dead peers).
  */
-import type { TimerHandle, Timers } from '../../util/timers.js';
+import type { TimerHandle } from '../../util/timers.js';
+import type { Recheck, ServingClock } from './serving-clock.js';
 
 /** What the clock reports to. An owner, not callbacks: closures per connection cost heap. */
 export interface IdleOwner {
@@ -19,22 +16,20 @@ export interface IdleOwner {
   readonly idleExempt: boolean;
 }
 
-export class IdleClock {
+export class IdleClock implements Recheck {
   readonly #timeoutMs: number;
-  readonly #timers: Timers;
+  readonly #clock: ServingClock;
   readonly #owner: IdleOwner;
+  /** Serving time of the last read. */
   #lastActivity: number;
-  /** When the clock was stopped (-1: it runs). */
-  #stoppedAt = -1;
   #timer: TimerHandle | undefined;
 
-  /** timeoutMs 0 disables it. Starts stopped. */
-  constructor(timeoutMs: number, timers: Timers, owner: IdleOwner) {
+  /** timeoutMs 0 disables it. Nothing runs until start(). */
+  constructor(timeoutMs: number, clock: ServingClock, owner: IdleOwner) {
     this.#timeoutMs = timeoutMs;
-    this.#timers = timers;
+    this.#clock = clock;
     this.#owner = owner;
-    this.#lastActivity = timers.now();
-    this.#stoppedAt = this.#lastActivity;
+    this.#lastActivity = clock.now();
   }
 
   /** The last read, for the line clock: when an unterminated line's first byte came. */
@@ -42,45 +37,45 @@ export class IdleClock {
     return this.#lastActivity;
   }
 
-  /** Something was read at `now`. */
+  /** Something was read at serving time `now`. */
   touch(now: number): void {
     this.#lastActivity = now;
-    // Read while stopped (the chunk during which a pause began): held time counts from here.
-    if (this.#stoppedAt >= 0) this.#stoppedAt = now;
   }
 
-  /** The connection is held (a pause): the clock stands still. */
-  stop(now = this.#timers.now()): void {
-    if (this.#stoppedAt < 0) this.#stoppedAt = now;
-  }
-
-  /** It is read again: time stopped is not counted. */
-  start(now = this.#timers.now()): void {
-    if (this.#stoppedAt < 0) return;
-    this.#lastActivity += now - this.#stoppedAt;
-    this.#stoppedAt = -1;
-    if (this.#timer === undefined) this.#arm(Math.max(0, this.#timeoutMs - (now - this.#lastActivity)));
+  start(): void {
+    this.#lastActivity = this.#clock.now();
+    this.#arm(this.#timeoutMs);
   }
 
   close(): void {
-    this.#timers.clearTimeout(this.#timer);
+    this.#clock.timers.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#clock.forget(this);
+  }
+
+  /** The serving clock's release, after the timer fired while held (Recheck). */
+  recheck(): void {
+    if (this.#timer === undefined) this.#check();
   }
 
   #arm(delay: number): void {
     if (this.#timeoutMs === 0) return;
-    this.close();
-    this.#timer = this.#timers.setTimeout(IdleClock.#fire, delay, this);
+    this.#clock.timers.clearTimeout(this.#timer);
+    this.#timer = this.#clock.timers.setTimeout(IdleClock.#fire, delay, this);
     this.#timer.unref();
   }
 
   static #fire(clock: IdleClock): void {
     clock.#timer = undefined;
-    if (clock.#stoppedAt >= 0) return; // stopped: start() arms it for the remainder
-    const now = clock.#timers.now();
-    if (clock.#owner.idleExempt) clock.#lastActivity = now;
-    const silent = now - clock.#lastActivity;
-    if (silent < clock.#timeoutMs) clock.#arm(clock.#timeoutMs - silent);
-    else clock.#owner.onIdle(silent);
+    clock.#check();
+  }
+
+  #check(): void {
+    if (this.#clock.held) return this.#clock.recheckAtRelease(this);
+    const now = this.#clock.now();
+    if (this.#owner.idleExempt) this.#lastActivity = now;
+    const silent = now - this.#lastActivity;
+    if (silent < this.#timeoutMs) this.#arm(this.#timeoutMs - silent);
+    else this.#owner.onIdle(silent);
   }
 }

@@ -1,10 +1,12 @@
 /**
  * The slow-loris guard of one connection: a request line must be complete within
- * `timeoutMs` of its first byte. The clock runs only while the connection is read — time held
- * by a pause or waiting for 'drain' does not count — and its timer is lazy like the idle
- * check: a completed line only clears a time stamp, the timer re-checks when it fires.
+ * `timeoutMs` of its first byte. The clock runs only while the connection is read: it counts
+ * serving time (a pause does not count), minus the time spent waiting for 'drain'. Its timer
+ * is lazy like the idle check: a completed line only clears a time stamp, the timer re-checks
+ * when it fires.
  */
-import type { TimerHandle, Timers } from '../../util/timers.js';
+import { NO_TIME, ZERO_MS, type TimerHandle } from '../../util/timers.js';
+import type { Recheck, ServingClock } from './serving-clock.js';
 
 /** What the clock reports to (an owner, not a callback: a closure per connection costs heap). */
 export interface LineClockOwner {
@@ -12,35 +14,35 @@ export interface LineClockOwner {
   onLineTimeout(elapsedMs: number): void;
 }
 
-export class LineClock {
+export class LineClock implements Recheck {
   readonly #timeoutMs: number;
-  readonly #timers: Timers;
+  readonly #clock: ServingClock;
   readonly #owner: LineClockOwner;
-  /** Time the connection was not read, summed, and since when it is not read now (-1: it is). */
-  #notReadingMs = 0;
-  #notReadingSince = -1;
-  /** When the unterminated line began (-1: none), and #notReadingMs then. */
-  #startedAt = -1;
-  #startNotReading = 0;
+  /** Serving time spent waiting for 'drain', summed, and since when it waits now (NO_TIME: it does not). */
+  #notReadingMs = ZERO_MS;
+  #notReadingSince = NO_TIME;
+  /** When the unterminated line began (NO_TIME: none), and #notReadingMs then. */
+  #startedAt = NO_TIME;
+  #startNotReading = ZERO_MS;
   #timer: TimerHandle | undefined;
 
   /** timeoutMs 0 disables the clock. */
-  constructor(timeoutMs: number, timers: Timers, owner: LineClockOwner) {
+  constructor(timeoutMs: number, clock: ServingClock, owner: LineClockOwner) {
     this.#timeoutMs = timeoutMs;
-    this.#timers = timers;
+    this.#clock = clock;
     this.#owner = owner;
   }
 
   /** A line was taken: the clock restarts once the parser runs dry with bytes left over. */
   lineTaken(): void {
-    this.#startedAt = -1;
+    this.#startedAt = NO_TIME;
   }
 
   /** After the parser ran dry: start, keep or stop the clock of the unterminated line. */
   track(bufferedBytes: number, firstByteAt: number): void {
     if (this.#timeoutMs === 0) return;
     if (bufferedBytes === 0) {
-      this.#startedAt = -1;
+      this.#startedAt = NO_TIME;
       return;
     }
     if (this.#startedAt >= 0) return;
@@ -50,20 +52,26 @@ export class LineClock {
     if (this.#timer === undefined) this.#arm(this.#timeoutMs);
   }
 
-  /** The connection stopped (false) or started (true) being read. */
-  reading(read: boolean, now = this.#timers.now()): void {
+  /** The connection stopped (false) or started (true) being read: waiting for 'drain'. */
+  reading(read: boolean, now = this.#clock.now()): void {
     if (!read && this.#notReadingSince < 0) this.#notReadingSince = now;
     else if (read && this.#notReadingSince >= 0) {
       this.#notReadingMs += now - this.#notReadingSince;
-      this.#notReadingSince = -1;
+      this.#notReadingSince = NO_TIME;
       // The timer is not re-armed while the clock stands still; it resumes with the clock.
       if (this.#startedAt >= 0 && this.#timer === undefined) this.#arm(Math.max(0, this.#timeoutMs - this.#elapsed(now)));
     }
   }
 
   close(): void {
-    this.#timers.clearTimeout(this.#timer);
+    this.#clock.timers.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#clock.forget(this);
+  }
+
+  /** The serving clock's release, after the timer fired while held (Recheck). */
+  recheck(): void {
+    if (this.#timer === undefined) this.#check();
   }
 
   #notReadingNow(now: number): number {
@@ -76,16 +84,21 @@ export class LineClock {
   }
 
   #arm(delay: number): void {
-    this.#timer = this.#timers.setTimeout(LineClock.#fire, delay, this);
+    this.#timer = this.#clock.timers.setTimeout(LineClock.#fire, delay, this);
     this.#timer.unref();
   }
 
   static #fire(clock: LineClock): void {
     clock.#timer = undefined;
-    // Not read right now (a pause, waiting for 'drain'): reading(true) restarts the timer.
-    if (clock.#startedAt < 0 || clock.#notReadingSince >= 0) return;
-    const elapsed = clock.#elapsed(clock.#timers.now());
-    if (elapsed < clock.#timeoutMs) clock.#arm(clock.#timeoutMs - elapsed);
-    else clock.#owner.onLineTimeout(elapsed);
+    clock.#check();
+  }
+
+  #check(): void {
+    // Waiting for 'drain': reading(true) restarts the timer.
+    if (this.#startedAt < 0 || this.#notReadingSince >= 0) return;
+    if (this.#clock.held) return this.#clock.recheckAtRelease(this);
+    const elapsed = this.#elapsed(this.#clock.now());
+    if (elapsed < this.#timeoutMs) this.#arm(this.#timeoutMs - elapsed);
+    else this.#owner.onLineTimeout(elapsed);
   }
 }

@@ -18,6 +18,7 @@ import { realTimers, type Timers } from '../../util/timers.js';
 import { Connection } from './connection.js';
 import type { ConnectionDeps } from './deps.js';
 import { retire } from './retire.js';
+import { ServingClock } from './serving-clock.js';
 
 export interface ServerOptions {
   readonly host: string;
@@ -61,6 +62,7 @@ export const DEFAULT_LINE_TIMEOUT_MS = 30_000;
 export class PinetdServer {
   readonly #opts: ServerOptions;
   readonly #timers: Timers;
+  readonly #clock: ServingClock;
   readonly #server: net.Server;
   readonly #live = new Set<Connection>();
   /** Every open socket, including ended and refused ones still flushing: close() ends them all. */
@@ -77,6 +79,7 @@ export class PinetdServer {
   constructor(opts: ServerOptions) {
     this.#opts = opts;
     this.#timers = opts.timers ?? realTimers;
+    this.#clock = new ServingClock(this.#timers);
     this.#allow = opts.allow ?? createAllowList([]);
     this.#perIp = new PeerLimiter(opts.maxClientsPerIp ?? 0);
     const limited = (): RateLimitedLog => rateLimited(opts.log, 'info', { timers: this.#timers });
@@ -90,6 +93,7 @@ export class PinetdServer {
       commands: opts.commands,
       log: opts.log,
       timers: this.#timers,
+      clock: this.#clock,
       onRequests: opts.onRequests ?? noop,
       onRead: opts.onRead ?? noop,
       onEnded: (c) => {
@@ -103,7 +107,7 @@ export class PinetdServer {
         opts.log.info({ remote: c.remote }, 'client disconnected');
       },
     };
-    // pauseOnConnect: a connection accepted during a pause is held unread.
+    // pauseOnConnect: a refused socket is never read; an admitted one is resumed by its Connection.
     // allowHalfOpen: a client may send its requests and FIN, and still get every answer.
     this.#server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, this.#onConnection);
     this.#server.on('error', (err) => opts.log.error({ err }, 'server error'));
@@ -129,15 +133,27 @@ export class PinetdServer {
     });
   }
 
-  /** Stop reading every connection (and hold new ones) for a pause. */
+  /** Stop answering every connection (and hold new ones) for a pause. */
   pause(): void {
     this.#held = true;
+    this.#clock.hold();
     for (const conn of this.#live) conn.hold();
   }
 
   resume(): void {
     this.#held = false;
-    for (const conn of this.#live) conn.release();
+    let waiting: Connection[] | undefined;
+    for (const conn of this.#live) if (conn.release()) (waiting ??= []).push(conn);
+    // After the connections: a timeout that came due during the pause may end one now.
+    this.#clock.release();
+    // What came during the pause is answered once every client is let go, in one microtask
+    // for all (Node's queueMicrotask makes an AsyncResource per call).
+    if (waiting !== undefined) {
+      const answer = waiting;
+      queueMicrotask(() => {
+        for (const conn of answer) conn.answerHeld();
+      });
+    }
   }
 
   /** Tell everyone SHUTDOWN; from now on new clients are told the same and closed. */

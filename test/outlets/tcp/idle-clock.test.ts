@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IdleClock } from '../../../src/outlets/tcp/idle-clock.js';
+import { ServingClock } from '../../../src/outlets/tcp/serving-clock.js';
 import { fakeTimers } from '../../helpers/fake.js';
 
 beforeEach(() => {
@@ -11,13 +12,14 @@ afterEach(() => {
 
 function clock(timeoutMs = 1000, exempt = () => false) {
   const idle: number[] = [];
-  const c = new IdleClock(timeoutMs, fakeTimers, {
+  const serving = new ServingClock(fakeTimers);
+  const c = new IdleClock(timeoutMs, serving, {
     onIdle: (ms) => void idle.push(ms),
     get idleExempt() {
       return exempt();
     },
   });
-  return { c, idle };
+  return { c, idle, serving };
 }
 
 describe('IdleClock (the idle timeout)', () => {
@@ -36,13 +38,13 @@ describe('IdleClock (the idle timeout)', () => {
   });
 
   it('does not count time held by a pause, and a short pause leaves its timer alone', () => {
-    const { c, idle } = clock();
+    const { c, idle, serving } = clock();
     c.start();
     vi.advanceTimersByTime(600);
-    c.stop();
+    serving.hold();
     vi.advanceTimersByTime(300);
-    expect(vi.getTimerCount()).toBe(1); // still armed for 1000: the release needs no timer work
-    c.start();
+    expect(vi.getTimerCount()).toBe(1); // still armed for 1000: neither hold nor release touch it
+    serving.release();
     expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(399); // at 1299: 1000 of silence minus the 300 held would be 1300
     expect(idle).toEqual([]);
@@ -50,14 +52,15 @@ describe('IdleClock (the idle timeout)', () => {
     expect(idle).toEqual([1000]);
   });
 
-  it('a pause longer than the timeout: nothing fires while held, the full remainder after', () => {
-    const { c, idle } = clock();
+  it('a pause longer than the timeout: it fires once while held, decides nothing, and the remainder runs after', () => {
+    const { c, idle, serving } = clock();
     c.start();
     vi.advanceTimersByTime(600);
-    c.stop();
+    serving.hold();
     vi.advanceTimersByTime(5000);
     expect(idle).toEqual([]);
-    c.start();
+    expect(vi.getTimerCount()).toBe(0); // not re-armed again and again through the pause
+    serving.release();
     vi.advanceTimersByTime(399);
     expect(idle).toEqual([]);
     vi.advanceTimersByTime(1);
@@ -65,26 +68,54 @@ describe('IdleClock (the idle timeout)', () => {
   });
 
   it('a timeout that falls due during a pause fires for exactly what was left when it ends', () => {
-    const { c, idle } = clock();
+    const { c, idle, serving } = clock();
     c.start();
     vi.advanceTimersByTime(900);
-    c.stop();
+    serving.hold();
     vi.advanceTimersByTime(200); // the timer's time (1000) passes while held
-    c.start(); // at 1100: 100 ms of silence were left
+    serving.release(); // at 1100: 100 ms of silence were left
     vi.advanceTimersByTime(99);
     expect(idle).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(idle).toEqual([1000]);
   });
 
-  it('starts stopped: a connection accepted during a pause gets its full time after it', () => {
-    const { c, idle } = clock();
-    vi.advanceTimersByTime(3000);
+  it('a read during a pause counts as activity from the release on', () => {
+    const { c, idle, serving } = clock();
     c.start();
+    vi.advanceTimersByTime(900);
+    serving.hold();
+    vi.advanceTimersByTime(500);
+    c.touch(serving.now());
+    serving.release(); // at 1400: the read restarted the silence
     vi.advanceTimersByTime(999);
     expect(idle).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(idle).toEqual([1000]);
+  });
+
+  it('a connection accepted during a pause gets its full time after it', () => {
+    const { c, idle, serving } = clock();
+    serving.hold();
+    c.start();
+    vi.advanceTimersByTime(3000);
+    serving.release();
+    vi.advanceTimersByTime(999);
+    expect(idle).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(idle).toEqual([1000]);
+  });
+
+  it('a clock closed during a pause is not rechecked at its end', () => {
+    const { c, idle, serving } = clock();
+    c.start();
+    serving.hold();
+    vi.advanceTimersByTime(2000);
+    c.close();
+    serving.release();
+    vi.advanceTimersByTime(5000);
+    expect(idle).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('never fires for an exempt connection (a subscriber) while it stays exempt', () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LineClock } from '../../../src/outlets/tcp/line-clock.js';
+import { ServingClock } from '../../../src/outlets/tcp/serving-clock.js';
 import { fakeTimers } from '../../helpers/fake.js';
 
 beforeEach(() => {
@@ -11,7 +12,8 @@ afterEach(() => {
 
 function clock(timeoutMs = 1000) {
   const expired: number[] = [];
-  return { c: new LineClock(timeoutMs, fakeTimers, { onLineTimeout: (ms) => void expired.push(ms) }), expired };
+  const serving = new ServingClock(fakeTimers);
+  return { c: new LineClock(timeoutMs, serving, { onLineTimeout: (ms) => void expired.push(ms) }), expired, serving };
 }
 
 describe('LineClock (the slow-loris guard)', () => {
@@ -46,7 +48,7 @@ describe('LineClock (the slow-loris guard)', () => {
     expect(expired).toEqual([1000]);
   });
 
-  it('time not read (a pause, waiting for drain) does not count', () => {
+  it('time waiting for drain does not count', () => {
     const { c, expired } = clock();
     c.track(1, 0);
     vi.advanceTimersByTime(500);
@@ -55,6 +57,23 @@ describe('LineClock (the slow-loris guard)', () => {
     expect(expired).toEqual([]);
     c.reading(true);
     vi.advanceTimersByTime(499);
+    expect(expired).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(expired).toEqual([1000]);
+  });
+
+  it('time held by a pause does not count, and is not subtracted twice when it overlaps a wait for drain', () => {
+    const { c, expired, serving } = clock();
+    c.track(1, 0);
+    vi.advanceTimersByTime(300);
+    serving.hold();
+    vi.advanceTimersByTime(2000); // fires once while held; decides at the release
+    c.reading(false); // a drain wait that starts inside the pause ...
+    serving.release();
+    vi.advanceTimersByTime(200);
+    c.reading(true); // ... and ends after it: 200 ms of serving time not read
+    // 300 ms read before the pause; 700 left.
+    vi.advanceTimersByTime(699);
     expect(expired).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(expired).toEqual([1000]);

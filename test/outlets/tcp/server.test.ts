@@ -262,6 +262,51 @@ describe('PinetdServer over real sockets', () => {
     expect(await b.next()).toBe('new');
   });
 
+  it('a client that floods during a pause is not read past its bounds (the rest waits in TCP), then is answered in full, in order', async () => {
+    const { server, connect } = await serve({ maxLine: 2048 });
+    const c = await connect();
+    const lines = Array.from({ length: 24 * 1024 }, (_, i) => `${String(i).padStart(8, '0')}${'x'.repeat(1000)}`);
+    const requests = Buffer.from(lines.map((l) => `ECHO ${l}\n`).join(''));
+    const expected = Buffer.from(lines.map((l) => `${l}\n`).join(''));
+    const got: Buffer[] = [];
+    let gotBytes = 0;
+    c.socket.removeAllListeners('data');
+    c.socket.on('data', (chunk: Buffer | string) => {
+      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      got.push(b);
+      gotBytes += b.length;
+    });
+    server.pause();
+    // In 64 KiB writes: the socket's writableLength then shows what the kernel has not taken.
+    for (let at = 0; at < requests.length; at += 64 * 1024) c.send(requests.subarray(at, at + 64 * 1024));
+    await sleep(300);
+    expect(gotBytes).toBe(0);
+    // 24 MiB sent: the kernel's buffers take a few MiB, the held connection one read, and
+    // flow control keeps the rest on the client's side.
+    expect(c.socket.writableLength).toBeGreaterThan(8 * 1024 * 1024);
+    server.resume();
+    const deadline = Date.now() + 20_000;
+    while (gotBytes < expected.length && Date.now() < deadline) await sleep(20);
+    expect(Buffer.concat(got).equals(expected)).toBe(true);
+  });
+
+  it('echo mode holds what arrives during a pause and echoes it afterwards, in order', async () => {
+    const { server, connect } = await serve({ protocol: 'echo' });
+    const c = await connect();
+    c.send('before|');
+    while (c.raw.length < 7) await sleep(5);
+    server.pause();
+    c.send('one|');
+    await sleep(50);
+    c.send('two|');
+    await sleep(100);
+    expect(c.raw).toBe('before|');
+    server.resume();
+    c.send('three');
+    while (c.raw.length < 20) await sleep(5);
+    expect(c.raw).toBe('before|one|two|three');
+  });
+
   it('drain() tells every client SHUTDOWN, keeps serving them, and turns new clients away with SHUTDOWN', async () => {
     const { server, connect } = await serve({ maxClients: 1 });
     const a = await connect();
