@@ -5,7 +5,7 @@
  * (the serving clock stands still then), and a subscriber, silent by design while it waits
  * for pushes, never times out (TCP keepalive catches dead peers).
  */
-import type { TimerHandle } from '../../util/timers.js';
+import { NO_TIME, type TimerHandle } from '../../util/timers.js';
 import type { Recheck, ServingClock } from './serving-clock.js';
 
 /** What the clock reports to. An owner, not callbacks: closures per connection cost heap. */
@@ -20,8 +20,8 @@ export class IdleClock implements Recheck {
   readonly #timeoutMs: number;
   readonly #clock: ServingClock;
   readonly #owner: IdleOwner;
-  /** Serving time of the last read. */
-  #lastActivity: number;
+  /** Serving time of the last read (stamped by start()). */
+  #lastActivity = NO_TIME;
   #timer: TimerHandle | undefined;
 
   /** timeoutMs 0 disables it. Nothing runs until start(). */
@@ -29,7 +29,6 @@ export class IdleClock implements Recheck {
     this.#timeoutMs = timeoutMs;
     this.#clock = clock;
     this.#owner = owner;
-    this.#lastActivity = clock.now();
   }
 
   /** The last read, for the line clock: when an unterminated line's first byte came. */

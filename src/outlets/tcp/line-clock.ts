@@ -53,7 +53,8 @@ export class LineClock implements Recheck {
   }
 
   /** The connection stopped (false) or started (true) being read: waiting for 'drain'. */
-  reading(read: boolean, now = this.#clock.now()): void {
+  reading(read: boolean): void {
+    const now = this.#clock.now();
     if (!read && this.#notReadingSince < 0) this.#notReadingSince = now;
     else if (read && this.#notReadingSince >= 0) {
       this.#notReadingMs += now - this.#notReadingSince;

@@ -72,7 +72,6 @@ export class PinetdServer {
   readonly #refusedLog: Record<'forbidden' | 'busy' | 'shutdown', RateLimitedLog>;
   /** What every connection gets: one object for all of them, not one per connection. */
   readonly #connDeps: ConnectionDeps;
-  #held = false;
   #draining = false;
   #closed = false;
 
@@ -135,23 +134,20 @@ export class PinetdServer {
 
   /** Stop answering every connection (and hold new ones) for a pause. */
   pause(): void {
-    this.#held = true;
     this.#clock.hold();
     for (const conn of this.#live) conn.hold();
   }
 
   resume(): void {
-    this.#held = false;
-    let waiting: Connection[] | undefined;
-    for (const conn of this.#live) if (conn.release()) (waiting ??= []).push(conn);
+    const waiting: Connection[] = [];
+    for (const conn of this.#live) if (conn.release()) waiting.push(conn);
     // After the connections: a timeout that came due during the pause may end one now.
     this.#clock.release();
     // What came during the pause is answered once every client is let go, in one microtask
     // for all (Node's queueMicrotask makes an AsyncResource per call).
-    if (waiting !== undefined) {
-      const answer = waiting;
+    if (waiting.length > 0) {
       queueMicrotask(() => {
-        for (const conn of answer) conn.answerHeld();
+        for (const conn of waiting) conn.answerHeld();
       });
     }
   }
@@ -192,7 +188,7 @@ export class PinetdServer {
     if (this.#draining) return this.#refuse(socket, 'shutdown', 'shutting down', SHUTDOWN_NOTICE);
     if (this.#live.size >= this.#opts.maxClients) return this.#refuse(socket, 'busy', 'max clients', errLine(ProtocolError.BUSY));
     if (!this.#perIp.acquire(address)) return this.#refuse(socket, 'busy', 'max clients per address', errLine(ProtocolError.BUSY));
-    const conn = new Connection(socket, this.#connDeps, this.#held);
+    const conn = new Connection(socket, this.#connDeps, this.#clock.held);
     this.#live.add(conn);
     this.#opts.log.info({ remote: conn.remote, clients: this.#live.size }, 'client connected');
     this.#opts.onClientCount?.(this.#live.size);

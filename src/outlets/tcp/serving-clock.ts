@@ -42,14 +42,14 @@ export class ServingClock {
     return (this.#heldSince !== NO_TIME ? this.#heldSince : now) - this.#heldMs;
   }
 
-  hold(now = this.timers.now()): void {
-    if (this.#heldSince === NO_TIME) this.#heldSince = now;
+  hold(): void {
+    if (this.#heldSince === NO_TIME) this.#heldSince = this.timers.now();
   }
 
   /** Serving again: the clocks that came due meanwhile decide now. */
-  release(now = this.timers.now()): void {
+  release(): void {
     if (this.#heldSince === NO_TIME) return;
-    this.#heldMs += now - this.#heldSince;
+    this.#heldMs += this.timers.now() - this.#heldSince;
     this.#heldSince = NO_TIME;
     if (this.#due.size === 0) return;
     const due = [...this.#due];
